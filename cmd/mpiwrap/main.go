@@ -1,0 +1,47 @@
+// Command mpiwrap runs one MPI rank in an unprivileged container, sharing
+// one namespace per node, with the host's MPI, fabric and GPU stacks
+// injected and PMI proxied when needed:
+//
+//	mpirun -n 1024 mpiwrap IMAGE ./solver
+//	srun -n 1024 mpiwrap --profile mpich IMAGE /opt/app/bin/solver
+package main
+
+// #include <stdlib.h>
+import "C"
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+)
+
+func main() {
+	if nsexec.Stage() == "keeper" {
+		os.Exit(mpiwrap.RunKeeper(parseRun))
+	}
+	os.Exit(execute(os.Args[1:]))
+}
+
+// execute runs the CLI and returns the exit code.
+func execute(args []string) int {
+	cmd := newRootCmd(cli{})
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s%v\n", errorPrefix(), err)
+		return mpiwrap.ExitFailure
+	}
+	return 0
+}
+
+// errorPrefix is "mpiwrap[rank R pid P]: error: ", with the rank from the
+// launcher's environment.
+func errorPrefix() string {
+	l := mpiwrap.DetectLauncher(os.Environ())
+	rank := "-"
+	if l.Rank >= 0 {
+		rank = fmt.Sprint(l.Rank)
+	}
+	return fmt.Sprintf("mpiwrap[rank %s pid %d]: error: ", rank, os.Getpid())
+}

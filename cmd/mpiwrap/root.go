@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// runFunc receives a parsed run; tests and the keeper pass their own to
+// check parsing without side effects.
+type runFunc func(spec *mpiwrap.Spec) error
+
+// cli configures a command tree: runF replaces the real run when set, and
+// cwd replaces the process's working directory for relative paths.
+type cli struct {
+	runF runFunc
+	cwd  string
+}
+
+// runOptions collects the flags shared by run, the bare form and check.
+type runOptions struct {
+	spec  mpiwrap.Spec
+	binds []string
+	cwd   string
+}
+
+func newRootCmd(c cli) *cobra.Command {
+	opts := &runOptions{cwd: c.cwd}
+	root := &cobra.Command{
+		Use:   "mpiwrap [flags] IMAGE CMD [ARGS...]",
+		Short: "Run MPI ranks in unprivileged containers with the host's MPI, fabric and GPU stacks",
+		Long: `mpiwrap runs one MPI rank in an unprivileged container made from IMAGE, an
+unpacked root filesystem directory or a SquashFS file. Start it under any
+launcher, one process per rank:
+
+    mpiexec -n 4 mpiwrap IMAGE ./solver
+    srun -n 1024 mpiwrap IMAGE /opt/app/bin/solver
+
+All ranks of a job step on one node share one user and mount namespace.
+The image is mounted read-only and never modified.`,
+		Args:          cobra.ArbitraryArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       version,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return opts.finish(args, c.runF)
+		},
+	}
+	addRunFlags(root.Flags(), opts)
+	root.Flags().SetInterspersed(false)
+	root.SetFlagErrorFunc(flagError)
+	root.AddCommand(newRunCmd(c), newCheckCmd(c), newVersionCmd())
+	return root
+}
+
+func newRunCmd(c cli) *cobra.Command {
+	opts := &runOptions{cwd: c.cwd}
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [--] CMD [ARGS...]",
+		Short: "Run a command in IMAGE (the same as the bare form: mpiwrap IMAGE CMD)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return opts.finish(args, c.runF)
+		},
+	}
+	addRunFlags(cmd.Flags(), opts)
+	cmd.Flags().SetInterspersed(false)
+	cmd.SetFlagErrorFunc(flagError)
+	return cmd
+}
+
+func flagError(cmd *cobra.Command, err error) error {
+	return fmt.Errorf("%w (mpiwrap flags go before IMAGE; see %s --help)", err, cmd.CommandPath())
+}
+
+// addRunFlags defines the flags that shape a container.
+func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
+	s := &o.spec
+	fs.StringArrayVarP(&o.binds, "bind", "b", nil, "bind `SRC[:DST[:ro]]` into the container (repeatable)")
+	fs.BoolVar(&s.NoHome, "no-home", false, "don't bind $HOME")
+	fs.BoolVar(&s.NoCwd, "no-cwd", false, "don't bind the working directory; start in /")
+	fs.BoolVar(&s.KeepLDEnv, "keep-ld-env", false, "keep the host's LD_LIBRARY_PATH and LD_PRELOAD")
+	fs.Var(&envEditFlag{edits: &s.EnvEdits, op: "set"}, "set-env", "set `NAME=VALUE` in the command's environment (repeatable)")
+	fs.Var(&envEditFlag{edits: &s.EnvEdits, op: "unset"}, "unset-env", "unset variables matching `GLOB` (repeatable)")
+	fs.Var(&envEditFlag{edits: &s.EnvEdits, op: "file"}, "env-file", "set variables from `FILE` of NAME=VALUE lines (repeatable)")
+	fs.StringVar(&s.JoinKey, "join-key", "", "share one namespace among ranks giving the same `KEY` (default: from the launcher)")
+	fs.IntVar(&s.JoinSize, "join-size", 0, "`N` ranks share the node's namespace (default: from the launcher)")
+	fs.BoolVar(&s.NoJoin, "no-join", false, "give every rank its own namespace (breaks MPI shared memory)")
+	fs.BoolVarP(&s.Verbose, "verbose", "v", false, "print every mount, bind and environment decision")
+}
+
+// envEditFlag appends edits in command-line order across all three flags.
+type envEditFlag struct {
+	edits *[]mpiwrap.EnvEdit
+	op    string
+}
+
+func (f *envEditFlag) String() string { return "" }
+func (f *envEditFlag) Type() string   { return "string" }
+
+func (f *envEditFlag) Set(v string) error {
+	switch f.op {
+	case "set":
+		e, err := mpiwrap.ParseSetEnv(v)
+		if err != nil {
+			return err
+		}
+		*f.edits = append(*f.edits, e)
+	case "unset":
+		if _, err := filepath.Match(v, ""); err != nil || v == "" {
+			return fmt.Errorf("bad --unset-env %q: want a variable name or glob", v)
+		}
+		*f.edits = append(*f.edits, mpiwrap.EnvEdit{Op: "unset", Name: v})
+	default:
+		*f.edits = append(*f.edits, mpiwrap.EnvEdit{Op: "file", Name: v})
+	}
+	return nil
+}
+
+// finish turns positional arguments and flags into a complete Spec.
+func (o *runOptions) finish(args []string, runF runFunc) error {
+	spec, err := o.build(args)
+	if err != nil {
+		return err
+	}
+	if runF != nil {
+		return runF(spec)
+	}
+	return mpiwrap.Run(spec, os.Stderr)
+}
+
+func (o *runOptions) build(args []string) (*mpiwrap.Spec, error) {
+	cwd := o.cwd
+	if cwd == "" {
+		var err error
+		if cwd, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("get working directory: %w", err)
+		}
+	}
+	spec := o.spec
+	spec.Image = args[0]
+	if spec.Image != "" && !filepath.IsAbs(spec.Image) {
+		spec.Image = filepath.Join(cwd, spec.Image)
+	}
+	spec.Command = args[1:]
+	if len(spec.Command) > 0 && spec.Command[0] == "--" {
+		spec.Command = spec.Command[1:]
+	}
+	for _, b := range o.binds {
+		bs, err := mpiwrap.ParseBind(b, cwd)
+		if err != nil {
+			return nil, err
+		}
+		spec.Binds = append(spec.Binds, bs)
+	}
+	for i, e := range spec.EnvEdits {
+		if e.Op == "file" && !filepath.IsAbs(e.Name) {
+			spec.EnvEdits[i].Name = filepath.Join(cwd, e.Name)
+		}
+	}
+	if spec.JoinSize < 0 {
+		return nil, errors.New("bad --join-size: must be positive")
+	}
+	return &spec, nil
+}
+
+// parseRun is the keeper's view of a rank's command line: the Spec for a
+// run, or nil for anything else.
+func parseRun(argv []string, cwd string) (*mpiwrap.Spec, error) {
+	var got *mpiwrap.Spec
+	cmd := newRootCmd(cli{runF: func(s *mpiwrap.Spec) error { got = s; return nil }, cwd: cwd})
+	cmd.SetArgs(argv[1:])
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); err != nil {
+		return nil, err
+	}
+	return got, nil
+}

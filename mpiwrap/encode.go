@@ -1,0 +1,83 @@
+package mpiwrap
+
+import (
+	"path/filepath"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"golang.org/x/sys/unix"
+)
+
+// flags turns a mount's restrictions into mount(2) flags.
+func (m Mount) flags() uintptr {
+	var f uintptr
+	if m.ReadOnly {
+		f |= unix.MS_RDONLY
+	}
+	if m.NoSuidDev {
+		f |= unix.MS_NOSUID | unix.MS_NODEV
+	}
+	return f
+}
+
+// rootFlags: the image is mounted read-only, nosuid and nodev, always.
+const rootFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+
+// encodeSetup encodes the steps that build the container's namespace, up to
+// and including pivot_root. Host paths are opened right after unshare and
+// before the staging tmpfs covers /tmp, so sources under /tmp stay reachable.
+// fuseSock is the socket to the squashfuse helper (SquashFS only).
+func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock int) {
+	ops.Log(rank, verbose, p.Image.Path)
+	ops.Unshare()
+	imageSlot := -1
+	slots := make([]int, len(p.Mounts))
+	next := 0
+	if p.Image.Kind == ImageDir {
+		imageSlot, next = 0, 1
+		ops.Open(imageSlot, p.Image.Path)
+	}
+	for i, m := range p.Mounts {
+		if m.Src != "" {
+			slots[i] = next
+			ops.Open(next, m.Src)
+			next++
+		}
+	}
+	ops.Stage()
+	ops.StageMkdir("files")
+	for i, m := range p.Mounts {
+		if m.Content != nil {
+			rel := "files/" + filepath.Base(m.Dst)
+			ops.StageWrite(rel, 0o644, m.Content)
+			slots[i] = next
+			ops.StageFd(next, rel)
+			next++
+		}
+	}
+	if p.Image.Kind == ImageSquashFS {
+		ops.Fuse(fuseSock, p.Image.Path, filepath.Base(p.Image.Squashfuse))
+	}
+	if p.Overlay {
+		for i, m := range p.Mounts {
+			if !m.Detach && !nestedIn(p.Mounts[:i], m.Dst) {
+				ops.Precreate(imageSlot, m.Dst, m.Dir)
+			}
+		}
+	}
+	ops.Root(imageSlot, p.Overlay)
+	for i, m := range p.Mounts {
+		if m.Detach {
+			ops.Detach(m.Dst)
+			continue
+		}
+		ops.Bind(slots[i], m.Dst, m.Dir, m.Recursive, m.flags(), m.Optional)
+	}
+	ops.RemountRoot(rootFlags)
+	ops.Pivot()
+}
+
+// encodeCommand encodes the steps that start the rank's command inside.
+func (p *Plan) encodeCommand(ops *nsexec.Plan) {
+	ops.Chdir(p.Cwd)
+	ops.Exec(p.Image.Path, p.Argv, p.Env.Vars)
+}

@@ -1,0 +1,77 @@
+package mpiwrap
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// ImageKind says how an image is mounted.
+type ImageKind string
+
+const (
+	ImageDir      ImageKind = "directory"
+	ImageSquashFS ImageKind = "squashfs"
+)
+
+// Image is a checked container image.
+type Image struct {
+	Path      string    `json:"path"`
+	Kind      ImageKind `json:"kind"`
+	Squashfuse string   `json:"squashfuse,omitempty"` // server binary for SquashFS
+}
+
+// squashfsMagic is "hsqs", the little-endian SquashFS superblock magic.
+var squashfsMagic = []byte("hsqs")
+
+// OpenImage checks that path is a directory or a SquashFS file the caller can
+// read, and for SquashFS that a squashfuse server is installed.
+func OpenImage(path string) (Image, error) {
+	if path == "" {
+		return Image{}, errors.New("no image given: usage is mpiwrap [flags] IMAGE CMD [ARGS...]")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s: %w", path, err)
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Image{}, fmt.Errorf("image %s does not exist: give an unpacked image directory or a SquashFS file", path)
+		}
+		return Image{}, fmt.Errorf("image %s is not readable: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s: %w", path, err)
+	}
+	if st.IsDir() {
+		if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+			return Image{}, fmt.Errorf("image %s is not readable: %w", path, err)
+		}
+		return Image{Path: abs, Kind: ImageDir}, nil
+	}
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != string(squashfsMagic) || !st.Mode().IsRegular() {
+		return Image{}, fmt.Errorf("image %s is neither a directory nor a SquashFS file: unpack it to a directory or make one with mksquashfs", path)
+	}
+	server, err := findSquashfuse()
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s is SquashFS: %w", path, err)
+	}
+	return Image{Path: abs, Kind: ImageSquashFS, Squashfuse: server}, nil
+}
+
+// findSquashfuse prefers the low-level server, which is the faster one.
+func findSquashfuse() (string, error) {
+	for _, name := range []string{"squashfuse_ll", "squashfuse"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("squashfuse is not installed: install the squashfuse package, or unpack the image with unsquashfs and pass the directory")
+}

@@ -1,0 +1,459 @@
+/* The plan interpreter: namespace entry, the staging tmpfs, the image root,
+ * bind mounts resolved inside the root by descriptor, pivot_root, exec. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "nsexec.h"
+#include "nsexec_int.h"
+
+#define STAGE "/tmp"
+#define MAX_ARGS 4096
+#define MAX_SLOTS 256
+
+struct state {
+	int slots[MAX_SLOTS];
+	int rootfd;
+	uint64_t rootmnt;
+	const char *image;
+};
+
+struct rec {
+	uint32_t op;
+	uint32_t n;
+	char *arg[MAX_ARGS];
+};
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(s);
+
+	if (fd < 0 || write(fd, s, n) != (ssize_t)n)
+		nsx_die(EXIT_MPIWRAP, "can't write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static long num(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0')
+		nsx_die(EXIT_MPIWRAP, "bad number %s in plan", s);
+	return v;
+}
+
+static int slot(struct state *st, const char *s)
+{
+	long i = num(s);
+
+	if (i < 0 || i >= MAX_SLOTS || st->slots[i] < 0)
+		nsx_die(EXIT_MPIWRAP, "bad slot %s in plan", s);
+	return st->slots[i];
+}
+
+static void op_unshare(void)
+{
+	char map[64];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		nsx_die(EXIT_MPIWRAP,
+			"can't create a user namespace: %s; unprivileged user "
+			"namespaces may be disabled (check sysctl "
+			"user.max_user_namespaces, kernel.unprivileged_userns_clone "
+			"and kernel.apparmor_restrict_unprivileged_userns)",
+			strerror(errno));
+	/* One line mapping our own ids is all an unprivileged process may
+	 * write, and all we need: files and PMIx peer credentials stay right. */
+	snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+	write_file("/proc/self/uid_map", map);
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+	write_file("/proc/self/gid_map", map);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make / private: %s", strerror(errno));
+}
+
+static void op_setns(const char *user, const char *mnt)
+{
+	int ufd = (int)num(user), mfd = (int)num(mnt);
+
+	if (setns(ufd, CLONE_NEWUSER) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't join the node's user namespace: %s",
+			strerror(errno));
+	if (setns(mfd, CLONE_NEWNS) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't join the node's mount namespace: %s",
+			strerror(errno));
+	close(ufd);
+	close(mfd);
+}
+
+static void op_open(struct state *st, const char *s, const char *path)
+{
+	long i = num(s);
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (i < 0 || i >= MAX_SLOTS)
+		nsx_die(EXIT_MPIWRAP, "bad slot %s in plan", s);
+	if (fd < 0)
+		nsx_die(EXIT_MPIWRAP, "can't open %s: %s", path, strerror(errno));
+	st->slots[i] = fd;
+}
+
+static void op_stage(void)
+{
+	if (mount("mpiwrap", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0700,size=256m") < 0)
+		nsx_die(EXIT_MPIWRAP, "can't mount staging tmpfs: %s",
+			strerror(errno));
+}
+
+static void op_stage_mkdir(const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, STAGE "/%s", rel);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		nsx_die(EXIT_MPIWRAP, "can't make %s: %s", path, strerror(errno));
+}
+
+static void op_stage_write(const char *rel, const char *mode, const char *data,
+			   size_t len)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, STAGE "/%s", rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)strtol(mode, NULL, 8));
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		nsx_die(EXIT_MPIWRAP, "can't write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void op_stage_fd(struct state *st, const char *s, const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, STAGE "/%s", rel);
+	op_open(st, s, path);
+}
+
+/* Mount FUSE here, inside the user namespace that owns the mount, and hand the
+ * device to a squashfuse server outside it: a server inside would pin the
+ * namespace and never see the unmount when the last rank ends. */
+static void op_fuse(const char *sock, const char *image, const char *subtype)
+{
+	char type[256], data[256];
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		nsx_die(EXIT_MPIWRAP,
+			"can't open /dev/fuse: %s; SquashFS images need FUSE "
+			"(ask the admin for /dev/fuse mode 0666, or unpack the "
+			"image to a directory with unsquashfs)", strerror(errno));
+	op_stage_mkdir("lower");
+	snprintf(type, sizeof type, "fuse.%s", subtype);
+	snprintf(data, sizeof data, "fd=%d,rootmode=40000,user_id=%u,group_id=%u",
+		 fd, getuid(), getgid());
+	if (mount(image, STAGE "/lower", type, MS_NOSUID | MS_NODEV | MS_RDONLY,
+		  data) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't mount SquashFS image %s: %s", image,
+			strerror(errno));
+	if (nsx_send_fds((int)num(sock), &fd, 1) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't hand /dev/fuse to squashfuse: %s",
+			strerror(errno));
+	close(fd);
+	close((int)num(sock));
+}
+
+static void lower_path(struct state *st, const char *lower, char *src, size_t len)
+{
+	if (strcmp(lower, "-") == 0)
+		snprintf(src, len, STAGE "/lower");
+	else
+		snprintf(src, len, "/proc/self/fd/%d", slot(st, lower));
+}
+
+/* Make a missing mount point in the overlay's upper layer before the overlay
+ * is mounted. Through the overlay we could not: the image's directories are
+ * owned by ids that are not mapped in our user namespace. */
+static void op_precreate(struct state *st, const char *lower, const char *dst,
+			 const char *kind)
+{
+	char src[64], err[512];
+	int lfd;
+
+	lower_path(st, lower, src, sizeof src);
+	op_stage_mkdir("upper");
+	lfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (lfd < 0 || nsx_precreate(lfd, STAGE "/upper", dst, kind[0] == 'd',
+				     err, sizeof err) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make mount point %s: %s", dst,
+			lfd < 0 ? strerror(errno) : err);
+	close(lfd);
+}
+
+static void op_root(struct state *st, const char *lower, const char *overlay)
+{
+	char src[64], data[256];
+
+	lower_path(st, lower, src, sizeof src);
+	op_stage_mkdir("root");
+	if (num(overlay)) {
+		op_stage_mkdir("upper");
+		op_stage_mkdir("work");
+		snprintf(data, sizeof data,
+			 "lowerdir=%s,upperdir=" STAGE "/upper,workdir=" STAGE "/work", src);
+		if (mount("mpiwrap", STAGE "/root", "overlay", 0, data) < 0) {
+			strcat(data, ",userxattr");
+			if (mount("mpiwrap", STAGE "/root", "overlay", 0, data) < 0)
+				nsx_die(EXIT_MPIWRAP,
+					"can't mount a tmpfs overlay over image %s to make "
+					"missing mount points: %s (unprivileged overlayfs "
+					"needs Linux >= 5.11)", st->image, strerror(errno));
+		}
+	} else if (mount(src, STAGE "/root", NULL, MS_BIND | MS_REC, NULL) < 0) {
+		nsx_die(EXIT_MPIWRAP, "can't bind image %s: %s", st->image,
+			strerror(errno));
+	}
+	st->rootfd = open(STAGE "/root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (st->rootfd < 0 || nsx_mnt_id(st->rootfd, &st->rootmnt) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't open image root: %s", strerror(errno));
+}
+
+/* Add restrictions to a mount. mount_setattr only adds what we ask for; the
+ * remount fallback must repeat the flags the kernel locked on the mount. */
+static int restrict_mount(int fd, unsigned long flags, int rec)
+{
+	char path[64];
+	struct mount_attr attr = {0};
+	struct statvfs sv;
+	unsigned long keep = 0;
+
+	if (flags & MS_RDONLY)
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		attr.attr_set |= MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		attr.attr_set |= MOUNT_ATTR_NODEV;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0),
+		    &attr, sizeof attr) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	if (fstatvfs(fd, &sv) < 0)
+		return -1;
+	if (sv.f_flag & ST_RDONLY)
+		keep |= MS_RDONLY;
+	if (sv.f_flag & ST_NOSUID)
+		keep |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		keep |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		keep |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		keep |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		keep |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		keep |= MS_RELATIME;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	return mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | flags | keep, NULL);
+}
+
+static void op_bind(struct state *st, char **a)
+{
+	const char *dst = a[1];
+	int isdir = a[2][0] == 'd', rec = (int)num(a[3]), optional = (int)num(a[5]);
+	unsigned long flags = (unsigned long)num(a[4]);
+	char src[64], tgt[64], err[512];
+	int tfd, mfd;
+
+	snprintf(src, sizeof src, "/proc/self/fd/%d", slot(st, a[0]));
+	tfd = nsx_make_in_root(st->rootfd, st->rootmnt, dst, isdir, err, sizeof err);
+	if (tfd < 0) {
+		if (optional) {
+			nsx_logf("warning: ", "skipping bind to %s: %s", dst, err);
+			return;
+		}
+		nsx_die(EXIT_MPIWRAP, "can't bind to %s: %s", dst, err);
+	}
+	snprintf(tgt, sizeof tgt, "/proc/self/fd/%d", tfd);
+	if (mount(src, tgt, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't bind to %s: %s", dst, strerror(errno));
+	close(tfd);
+	if (nsexec_verbose)
+		nsx_logf("", "bound %s", dst);
+	if (flags == 0)
+		return;
+	/* Reopen: the old descriptor still names the directory underneath. */
+	mfd = nsx_open_in_root(st->rootfd, dst);
+	if (mfd < 0 || restrict_mount(mfd, flags, rec) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make %s read-only: %s", dst,
+			strerror(errno));
+	close(mfd);
+}
+
+static void op_remount_root(struct state *st, const char *flags)
+{
+	int fd = open(STAGE "/root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || restrict_mount(fd, (unsigned long)num(flags), 0) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make image %s read-only: %s",
+			st->image, strerror(errno));
+	close(fd);
+}
+
+static void op_detach(struct state *st, const char *dst)
+{
+	char path[64];
+	int fd = nsx_open_in_root(st->rootfd, dst);
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if (fd < 0 || umount2(path, MNT_DETACH) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't detach %s: %s", dst, strerror(errno));
+	close(fd);
+}
+
+static void op_pivot(struct state *st)
+{
+	if (fchdir(st->rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		nsx_die(EXIT_MPIWRAP, "can't pivot into image %s: %s", st->image,
+			strerror(errno));
+	close(st->rootfd);
+	st->rootfd = -1;
+}
+
+static void op_sendns(const char *sock)
+{
+	int fds[2];
+
+	fds[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	fds[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (fds[0] < 0 || fds[1] < 0 || nsx_send_fds((int)num(sock), fds, 2) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't hand out namespaces: %s", strerror(errno));
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void op_exec(struct state *st, struct rec *r)
+{
+	long argc = num(r->arg[1]);
+	char **argv, **envp;
+
+	if (argc < 1 || argc > (long)r->n - 2)
+		nsx_die(EXIT_MPIWRAP, "bad exec record in plan");
+	argv = calloc((size_t)argc + 1, sizeof *argv);
+	envp = calloc(r->n - 2 - (size_t)argc + 1, sizeof *envp);
+	if (argv == NULL || envp == NULL)
+		nsx_die(EXIT_MPIWRAP, "can't allocate exec arguments");
+	memcpy(argv, &r->arg[2], (size_t)argc * sizeof *argv);
+	memcpy(envp, &r->arg[2 + argc], (r->n - 2 - (size_t)argc) * sizeof *envp);
+	st->image = r->arg[0];
+	nsx_exec(st->image, argv, envp);
+}
+
+static const uint8_t nargs[OP_MAX] = {
+	[OP_LOG] = 3, [OP_UNSHARE] = 0, [OP_SETNS] = 2, [OP_OPEN] = 2,
+	[OP_STAGE] = 0, [OP_STAGE_MKDIR] = 1, [OP_STAGE_WRITE] = 3,
+	[OP_STAGE_FD] = 2, [OP_FUSE] = 3, [OP_PRECREATE] = 3, [OP_ROOT] = 2, [OP_BIND] = 6,
+	[OP_REMOUNT_ROOT] = 1, [OP_DETACH] = 1, [OP_PIVOT] = 0,
+	[OP_SENDNS] = 1, [OP_CHDIR] = 1, [OP_EXEC] = 0, [OP_RETURN] = 0,
+	[OP_PRINT] = 2,
+};
+
+static int step(struct state *st, struct rec *r, uint32_t *lens)
+{
+	char **a = r->arg;
+
+	switch (r->op) {
+	case OP_LOG:
+		snprintf(nsexec_log_rank, sizeof nsexec_log_rank, "%s", a[0]);
+		nsexec_verbose = (int)num(a[1]);
+		st->image = a[2];
+		break;
+	case OP_UNSHARE: op_unshare(); break;
+	case OP_SETNS: op_setns(a[0], a[1]); break;
+	case OP_OPEN: op_open(st, a[0], a[1]); break;
+	case OP_STAGE: op_stage(); break;
+	case OP_STAGE_MKDIR: op_stage_mkdir(a[0]); break;
+	case OP_STAGE_WRITE: op_stage_write(a[0], a[1], a[2], lens[2]); break;
+	case OP_STAGE_FD: op_stage_fd(st, a[0], a[1]); break;
+	case OP_FUSE: op_fuse(a[0], a[1], a[2]); break;
+	case OP_PRECREATE: op_precreate(st, a[0], a[1], a[2]); break;
+	case OP_ROOT: op_root(st, a[0], a[1]); break;
+	case OP_BIND: op_bind(st, a); break;
+	case OP_REMOUNT_ROOT: op_remount_root(st, a[0]); break;
+	case OP_DETACH: op_detach(st, a[0]); break;
+	case OP_PIVOT: op_pivot(st); break;
+	case OP_SENDNS: op_sendns(a[0]); break;
+	case OP_CHDIR:
+		if (chdir(a[0]) < 0)
+			nsx_die(EXIT_MPIWRAP, "can't enter %s in the container: %s",
+				a[0], strerror(errno));
+		break;
+	case OP_EXEC: op_exec(st, r); break;
+	case OP_RETURN: return NSX_RETURN;
+	case OP_PRINT: nsx_logf(a[0], "%s", a[1]); break;
+	}
+	return NSX_DONE;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+int nsexec_apply(const unsigned char *buf, size_t len)
+{
+	static struct rec r;
+	static uint32_t lens[MAX_ARGS];
+	struct state st = {.rootfd = -1, .image = "?"};
+	size_t off = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+		st.slots[i] = -1;
+	while (off < len) {
+		if (len - off < 8)
+			nsx_die(EXIT_MPIWRAP, "truncated plan");
+		r.op = get32(buf + off);
+		r.n = get32(buf + off + 4);
+		off += 8;
+		if (r.op == 0 || r.op >= OP_MAX || r.n > MAX_ARGS ||
+		    (r.op != OP_EXEC && r.n != nargs[r.op]))
+			nsx_die(EXIT_MPIWRAP, "bad plan record %u/%u", r.op, r.n);
+		for (uint32_t i = 0; i < r.n; i++) {
+			if (len - off < 4 || len - off - 4 < get32(buf + off))
+				nsx_die(EXIT_MPIWRAP, "truncated plan");
+			lens[i] = get32(buf + off);
+			r.arg[i] = strndup((const char *)buf + off + 4, lens[i]);
+			if (r.arg[i] == NULL)
+				nsx_die(EXIT_MPIWRAP, "can't copy plan");
+			off += 4 + lens[i];
+		}
+		if (r.op == OP_STAGE_WRITE) { /* content may hold NULs */
+			free(r.arg[2]);
+			r.arg[2] = (char *)buf + off - lens[2];
+		}
+		if (step(&st, &r, lens) == NSX_RETURN)
+			return NSX_RETURN;
+	}
+	return NSX_DONE;
+}

@@ -1,0 +1,285 @@
+/* Per-rank fast path: a rank whose node already has a namespace keeper joins
+ * it here, before the Go runtime starts, so the common rank costs one exec of
+ * this binary plus a socket round trip. Anything unusual falls through to Go. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nsexec.h"
+#include "nsexec_int.h"
+
+extern char **environ;
+
+/* Defined (as 1) only by the mpiwrap command, so test binaries that link this
+ * package never take the fast path. */
+extern int mpiwrap_fastpath_enabled __attribute__((weak));
+
+#define REQ_MAGIC 0x4a57504dU /* "MPWJ" */
+#define REP_OK 0
+#define REP_ERROR 1
+#define REP_FALLTHROUGH 2
+
+static int flag_present(int argc, char **argv)
+{
+	static const char *const flags[] = {"--no-join", "--join-key", "--join-size",
+					    "--pmi", NULL};
+
+	for (int i = 1; i < argc; i++)
+		for (int k = 0; flags[k] != NULL; k++)
+			if (strncmp(argv[i], flags[k], strlen(flags[k])) == 0)
+				return 1;
+	return 0;
+}
+
+int nsx_join_key(char *key, size_t len)
+{
+	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+	const char *ns = getenv("PMIX_NAMESPACE"), *port = getenv("PMI_PORT");
+	const char *fdstr = getenv("PMI_FD");
+	char base[512], net[64] = "", host[256] = "";
+	ssize_t n;
+
+	if (getenv("MPI_LOCALNRANKS") != NULL && fdstr != NULL) {
+		struct ucred cred;
+		socklen_t cl = sizeof cred;
+		if (getsockopt(atoi(fdstr), SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+			snprintf(base, sizeof base, "hydra:%d", (int)cred.pid);
+		else
+			snprintf(base, sizeof base, "hydra:ppid:%d", (int)getppid());
+	} else if (getenv("MPI_LOCALNRANKS") != NULL && port != NULL)
+		snprintf(base, sizeof base, "hydra:%s", port);
+	else if (getenv("OMPI_COMM_WORLD_LOCAL_SIZE") != NULL && ns != NULL)
+		snprintf(base, sizeof base, "ompi:%s", ns);
+	else if (getenv("OMPI_COMM_WORLD_LOCAL_SIZE") != NULL)
+		snprintf(base, sizeof base, "ompi:%d", (int)getppid());
+	else if (job != NULL && step != NULL)
+		snprintf(base, sizeof base, "slurm:%s.%s", job, step);
+	else if (ns != NULL)
+		snprintf(base, sizeof base, "pmix:%s", ns);
+	else
+		return -1;
+	n = readlink("/proc/self/ns/net", net, sizeof net - 1);
+	net[n > 0 ? n : 0] = '\0';
+	gethostname(host, sizeof host - 1);
+	snprintf(key, len, "%s|%s|%s", base, net, host);
+	return 0;
+}
+
+static int private_dir(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_uid == getuid() && (st.st_mode & 077) == 0;
+}
+
+/* Must agree with mpiwrap/join's Go code; a test checks that it does. */
+int nsx_socket_path(const char *key, char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[128];
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *p = key; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ULL;
+	}
+	if (xdg != NULL && strlen(xdg) < 64 && private_dir(xdg))
+		snprintf(dir, sizeof dir, "%s/mpiwrap", xdg);
+	else
+		snprintf(dir, sizeof dir, "/tmp/mpiwrap-%u", getuid());
+	if (!private_dir(dir))
+		return -1;
+	if ((size_t)snprintf(out, len, "%s/%016llx.sock", dir,
+			     (unsigned long long)h) >= len)
+		return -1;
+	return 0;
+}
+
+static int put_str(char **p, char *end, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s);
+
+	if ((size_t)(end - *p) < 4 + (size_t)n)
+		return -1;
+	memcpy(*p, &n, 4);
+	memcpy(*p + 4, s, n);
+	*p += 4 + n;
+	return 0;
+}
+
+/* Request: u32 length, then magic, nargv, nenv and the strings cwd, client
+ * ("c"), argv..., env..., each as u32 length plus bytes. */
+static char *build_request(int argc, char **argv, size_t *outlen)
+{
+	size_t cap = 1 << 16;
+	uint32_t nenv = 0, hdr[4];
+	char cwd[4096], *buf, *p;
+
+	for (;;) {
+		buf = malloc(cap);
+		if (buf == NULL || getcwd(cwd, sizeof cwd) == NULL)
+			return NULL;
+		p = buf + sizeof hdr;
+		int ok = put_str(&p, buf + cap, cwd) == 0 &&
+			 put_str(&p, buf + cap, "c") == 0;
+		for (int i = 0; ok && i < argc; i++)
+			ok = put_str(&p, buf + cap, argv[i]) == 0;
+		nenv = 0;
+		for (char **e = environ; ok && *e != NULL; e++, nenv++)
+			ok = put_str(&p, buf + cap, *e) == 0;
+		if (ok)
+			break;
+		free(buf);
+		cap *= 4;
+	}
+	hdr[0] = (uint32_t)(p - buf - 4);
+	hdr[1] = REQ_MAGIC;
+	hdr[2] = (uint32_t)argc;
+	hdr[3] = nenv;
+	memcpy(buf, hdr, sizeof hdr);
+	*outlen = (size_t)(p - buf);
+	return buf;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read the reply: u32 length, u32 status, then a plan (or a message). */
+static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
+{
+	unsigned char head[8], *buf;
+	size_t got = sizeof head, want;
+
+	*nfds = nsx_recv_fds(sock, fds, 2, head, &got);
+	if (*nfds < 0)
+		return NULL;
+	while (got < sizeof head) {
+		ssize_t r = read(sock, head + got, sizeof head - got);
+		if (r <= 0)
+			return NULL;
+		got += (size_t)r;
+	}
+	memcpy(len, head, 4);
+	want = *len;
+	if (want < 4 || want > (64u << 20) || (buf = malloc(want)) == NULL)
+		return NULL;
+	memcpy(buf, head + 4, 4);
+	for (got = 4; got < want;) {
+		ssize_t r = read(sock, buf + got, want - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		got += (size_t)r;
+	}
+	return buf;
+}
+
+static int connect_keeper(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ucred cred;
+	socklen_t cl = sizeof cred;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    cred.uid != getuid()) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	return s;
+}
+
+void nsx_fastpath(int argc, char **argv)
+{
+	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned char *rep;
+	size_t reqlen, replen;
+	int fds[2], nfds, s;
+	uint32_t status;
+	char *req;
+
+	if (&mpiwrap_fastpath_enabled == NULL || argc < 3 || flag_present(argc, argv) ||
+	    nsx_join_key(key, sizeof key) < 0 ||
+	    nsx_socket_path(key, path, sizeof path) < 0 ||
+	    (s = connect_keeper(path)) < 0)
+		return;
+	req = build_request(argc, argv, &reqlen);
+	rep = NULL;
+	if (req != NULL && write_all(s, req, reqlen) == 0)
+		rep = read_reply(s, fds, &nfds, &replen);
+	close(s);
+	if (rep == NULL)
+		return; /* the keeper ended meanwhile: Go elects a new one */
+	free(req);
+	memcpy(&status, rep, 4);
+	if (status == REP_FALLTHROUGH)
+		return;
+	if (status == REP_ERROR)
+		nsx_die(EXIT_MPIWRAP, "%.*s", (int)(replen - 4), (char *)rep + 4);
+	if (status != REP_OK || nfds != 2)
+		nsx_die(EXIT_MPIWRAP, "bad reply from the namespace keeper at %s", path);
+	if (setns(fds[0], CLONE_NEWUSER) < 0 || setns(fds[1], CLONE_NEWNS) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't join the node's namespaces: %s",
+			strerror(errno));
+	close(fds[0]);
+	close(fds[1]);
+	nsexec_apply(rep + 4, replen - 4);
+	nsx_die(EXIT_MPIWRAP, "the namespace keeper sent a plan without exec");
+}
+
+/* A squashfuse server that lives outside the container: detach, wait for the
+ * FUSE descriptor from the rank that mounted it, then exec argv[1...] with
+ * "@FUSEFD@" replaced by /dev/fd/N. EOF means the mount failed: just exit. */
+void nsx_fuse_helper(int argc, char **argv)
+{
+	int sock = atoi(getenv("_MPIWRAP_FUSE_SOCK") ? getenv("_MPIWRAP_FUSE_SOCK") : "-1");
+	char byte, dev[32];
+	size_t n = 1;
+	int fd;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		nsx_die(EXIT_MPIWRAP, "can't fork squashfuse helper: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if (argc < 2 || nsx_recv_fds(sock, &fd, 1, &byte, &n) != 1)
+		_exit(0);
+	close(sock);
+	if (fcntl(fd, F_SETFD, 0) < 0)
+		_exit(EXIT_MPIWRAP);
+	snprintf(dev, sizeof dev, "/dev/fd/%d", fd);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "@FUSEFD@") == 0)
+			argv[i] = dev;
+	unsetenv("_MPIWRAP_STAGE");
+	unsetenv("_MPIWRAP_FUSE_SOCK");
+	execvp(argv[1], argv + 1);
+	nsx_die(EXIT_MPIWRAP, "can't run %s: %s", argv[1], strerror(errno));
+}

@@ -1,0 +1,191 @@
+/* Constructor and stage dispatch. Runs before the Go runtime starts. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nsexec.h"
+#include "nsexec_int.h"
+
+const char *nsexec_stage;
+char nsexec_sigstate[64];
+char nsexec_log_rank[32] = "-";
+int nsexec_verbose;
+
+void nsx_logf(const char *level, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[4096];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mpiwrap[rank %s pid %d]: %s%s\n", nsexec_log_rank,
+		(int)getpid(), level, msg);
+}
+
+void nsx_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[4096];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	nsx_logf("error: ", "%s", msg);
+	_exit(code);
+}
+
+/* Record signal dispositions and the mask as the launcher gave them, before
+ * the Go runtime installs its handlers, so the command gets them back. */
+static void record_signals(void)
+{
+	uint64_t ign = 0, blk = 0;
+	sigset_t set;
+
+	for (int sig = 1; sig < 64; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			ign |= 1ULL << (sig - 1);
+	}
+	if (sigprocmask(SIG_BLOCK, NULL, &set) == 0)
+		for (int sig = 1; sig < 64; sig++)
+			if (sigismember(&set, sig) == 1)
+				blk |= 1ULL << (sig - 1);
+	snprintf(nsexec_sigstate, sizeof nsexec_sigstate, "%llx:%llx",
+		 (unsigned long long)ign, (unsigned long long)blk);
+}
+
+void nsx_restore_signals(void)
+{
+	const char *s = nsexec_sigstate[0] ? nsexec_sigstate : getenv("_MPIWRAP_SIG");
+	unsigned long long ign = 0, blk = 0;
+	sigset_t set;
+
+	if (s == NULL || sscanf(s, "%llx:%llx", &ign, &blk) != 2)
+		return;
+	sigemptyset(&set);
+	for (int sig = 1; sig < 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		signal(sig, (ign >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL);
+		if ((blk >> (sig - 1)) & 1)
+			sigaddset(&set, sig);
+	}
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* Read the whole plan from an inherited descriptor and close it. */
+static unsigned char *read_plan(int fd, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	unsigned char *buf = malloc(cap);
+
+	if (buf == NULL)
+		nsx_die(EXIT_MPIWRAP, "can't allocate plan buffer");
+	for (;;) {
+		ssize_t r = pread(fd, buf + n, cap - n, (off_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			nsx_die(EXIT_MPIWRAP, "can't read plan: %s", strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (buf == NULL)
+				nsx_die(EXIT_MPIWRAP, "can't grow plan buffer");
+		}
+	}
+	close(fd);
+	*len = n;
+	return buf;
+}
+
+static int env_fd(const char *name)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (s == NULL)
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 0 || v > 1 << 20)
+		nsx_die(EXIT_MPIWRAP, "bad %s=%s", name, s);
+	return (int)v;
+}
+
+/* Apply a plan handed over by the Go half. A plan without an exec step ends
+ * the process with status 0, unless it asks to return to the Go runtime. */
+static void run_plan_stage(void)
+{
+	int fd = env_fd("_MPIWRAP_PLAN");
+	size_t len;
+	unsigned char *buf;
+
+	if (fd < 0)
+		nsx_die(EXIT_MPIWRAP, "stage %s without _MPIWRAP_PLAN", nsexec_stage);
+	buf = read_plan(fd, &len);
+	if (nsexec_apply(buf, len) == NSX_RETURN)
+		return;
+	_exit(0);
+}
+
+/* Detach from the parent so the child outlives the rank without becoming a
+ * zombie of the command that replaces the rank. */
+static void detach(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		nsx_die(EXIT_MPIWRAP, "can't fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+}
+
+/* Helper stages get only the descriptors meant for them: an inherited PMI
+ * socket or launcher pipe held by a helper would keep the launcher waiting. */
+static void close_from(const char *s)
+{
+	long first;
+
+	if (s == NULL || (first = strtol(s, NULL, 10)) < 3)
+		return;
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0)
+		return;
+	for (int fd = (int)first; fd < 65536; fd++)
+		close(fd);
+}
+
+__attribute__((constructor)) static void nsexec_init(int argc, char **argv)
+{
+	nsexec_stage = getenv("_MPIWRAP_STAGE");
+	if (nsexec_stage == NULL) {
+		record_signals();
+		nsx_fastpath(argc, argv);
+		return;
+	}
+	close_from(getenv("_MPIWRAP_CLOSE_FROM"));
+	if (getenv("_MPIWRAP_RANK") != NULL)
+		snprintf(nsexec_log_rank, sizeof nsexec_log_rank, "%s",
+			 getenv("_MPIWRAP_RANK"));
+	if (strcmp(nsexec_stage, "apply") == 0)
+		run_plan_stage();
+	else if (strcmp(nsexec_stage, "fuse") == 0)
+		nsx_fuse_helper(argc, argv);
+	else if (strcmp(nsexec_stage, "keeper") == 0)
+		detach(); /* then the Go runtime runs the keeper */
+	else if (strcmp(nsexec_stage, "go") != 0)
+		nsx_die(EXIT_MPIWRAP, "unknown stage %s", nsexec_stage);
+}

@@ -1,0 +1,70 @@
+// Package nsexec is the single-threaded half of mpiwrap: C code that runs
+// from an ELF constructor, before the Go runtime starts any thread, and
+// applies a plan that the Go half encoded. It exists because
+// unshare(CLONE_NEWUSER) and setns() into a mount namespace refuse
+// multi-threaded callers, and because a rank that joins its node's namespace
+// should not pay for a Go runtime start at all (see fastpath.c).
+//
+// The Go half re-executes /proc/self/exe with _MPIWRAP_STAGE set:
+//
+//	apply  read the plan from fd $_MPIWRAP_PLAN and apply it; the plan ends
+//	       in exec (the command), in a clean exit (a namespace builder that
+//	       handed its namespaces out), or in a return to the Go runtime,
+//	       which then runs inside the namespaces.
+//	fuse   detach, wait for a /dev/fuse descriptor, exec squashfuse on it.
+//	keeper detach, then run the Go runtime (the node's namespace keeper).
+package nsexec
+
+/*
+#cgo CFLAGS: -std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter
+#include <stdlib.h>
+#include "nsexec.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+)
+
+// Exit codes shared with the C half.
+const (
+	ExitMpiwrap    = C.EXIT_MPIWRAP
+	ExitCannotExec = C.EXIT_CANNOT_EXEC
+	ExitNotFound   = C.EXIT_NOT_FOUND
+)
+
+// Stage is the stage this process was started in ("" for a user's command).
+func Stage() string {
+	if C.nsexec_stage == nil {
+		return ""
+	}
+	return C.GoString(C.nsexec_stage)
+}
+
+// SignalState is the launcher's signal dispositions and mask, recorded before
+// the Go runtime changed them; pass it on as _MPIWRAP_SIG.
+func SignalState() string {
+	return C.GoString(&C.nsexec_sigstate[0])
+}
+
+// JoinKeyC and SocketPathC expose the C rendezvous naming so tests can check
+// that Go and C agree.
+func JoinKeyC() (string, bool) {
+	buf := make([]byte, 1024)
+	if C.nsx_join_key((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) != 0 {
+		return "", false
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
+}
+
+// SocketPathC is the C half's socket path for key, or false where the
+// rendezvous directory is missing or not private.
+func SocketPathC(key string) (string, bool) {
+	ck := C.CString(key)
+	defer C.free(unsafe.Pointer(ck))
+	buf := make([]byte, 256)
+	if C.nsx_socket_path(ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) != 0 {
+		return "", false
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
+}

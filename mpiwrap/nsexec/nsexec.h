@@ -1,0 +1,50 @@
+/* nsexec: the single-threaded half of mpiwrap. Go plans; this C code applies
+ * the plan before the Go runtime starts, because unshare(CLONE_NEWUSER) and
+ * setns() into a mount namespace both require a single-threaded caller. */
+#ifndef MPIWRAP_NSEXEC_H
+#define MPIWRAP_NSEXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Plan opcodes. Each record is [u32 op][u32 nargs]([u32 len][bytes])*nargs. */
+enum {
+	OP_LOG = 1,     /* rank verbose image: for messages */
+	OP_UNSHARE,     /* new user+mount namespace, caller's uid/gid mapped to themselves */
+	OP_SETNS,       /* userfd mntfd */
+	OP_OPEN,        /* slot path: O_PATH handle on a host path, taken after unshare */
+	OP_STAGE,       /* mount the private staging tmpfs over /tmp */
+	OP_STAGE_MKDIR, /* relpath */
+	OP_STAGE_WRITE, /* relpath mode content */
+	OP_STAGE_FD,    /* slot relpath: O_PATH handle on a staged file */
+	OP_FUSE,        /* sockfd image subtype: mount /dev/fuse at stage/lower, hand the fd out */
+	OP_PRECREATE,   /* lowerslot dst kind(d/f): make a missing mount point in the overlay's upper layer */
+	OP_ROOT,        /* lowerslot overlay(0/1): mount the image at stage/root */
+	OP_BIND,        /* srcslot dst kind(d/f) rec(0/1) flags optional(0/1) */
+	OP_REMOUNT_ROOT,/* flags */
+	OP_DETACH,      /* dst */
+	OP_PIVOT,
+	OP_SENDNS,      /* sockfd */
+	OP_CHDIR,       /* path */
+	OP_EXEC,        /* image argc argv... env... */
+	OP_RETURN,      /* continue into the Go runtime, inside the namespaces */
+	OP_PRINT,       /* level message: a line on stderr */
+	OP_MAX
+};
+
+/* Exit codes that tell "the wrapper failed" apart from "the command failed". */
+#define EXIT_MPIWRAP 125
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+/* Set by the constructor for Go to read. */
+extern const char *nsexec_stage;     /* value of _MPIWRAP_STAGE, or NULL */
+extern char nsexec_sigstate[64];     /* "IGNMASK:BLOCKMASK" taken before Go touched signals */
+
+int nsexec_apply(const unsigned char *buf, size_t len);
+
+/* The node rendezvous, shared with the Go half (which must agree). */
+int nsx_join_key(char *key, size_t len);
+int nsx_socket_path(const char *key, char *out, size_t len);
+
+#endif

@@ -1,0 +1,245 @@
+package mpiwrap
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Mount is one bind into the container, in the order it is made.
+type Mount struct {
+	Src       string `json:"src,omitempty"` // host path; empty for a generated file
+	Dst       string `json:"dst"`           // path inside the container
+	Dir       bool   `json:"dir"`
+	Recursive bool   `json:"recursive"`
+	ReadOnly  bool   `json:"read_only"`
+	NoSuidDev bool   `json:"nosuid_nodev"`
+	Optional  bool   `json:"optional"` // warn and skip if the target can't be made
+	Detach    bool   `json:"detach,omitempty"` // unmount Dst instead of binding
+	Why       string `json:"why"`
+	Content   []byte `json:"-"` // a generated file's content
+}
+
+// Join says whether this rank shares its node's namespace, and under which key.
+type Join struct {
+	Shared bool   `json:"shared"`
+	Key    string `json:"key,omitempty"`
+	Size   int    `json:"size"` // expected local ranks; 0 when unknown
+	Why    string `json:"why"`
+}
+
+// Plan is everything one rank will do, decided before any syscall that
+// changes state. `mpiwrap check` prints it; Apply carries it out.
+type Plan struct {
+	Image      Image    `json:"image"`
+	Overlay    bool     `json:"overlay"`
+	OverlayWhy string   `json:"overlay_reason,omitempty"`
+	Mounts     []Mount  `json:"mounts"`
+	Env        *Env     `json:"env"`
+	Argv       []string `json:"argv"`
+	Cwd        string   `json:"cwd"`
+	Launcher   Launcher `json:"launcher"`
+	Join       Join     `json:"join"`
+	Notes      []string `json:"notes,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+}
+
+// defaultBinds are made for every container. /dev brings /dev/shm and
+// /dev/pts with it. /tmp is not recursive: in the rank's mount namespace the
+// staging tmpfs sits on /tmp, and it must not show through.
+var defaultBinds = []Mount{
+	{Src: "/dev", Dst: "/dev", Dir: true, Recursive: true, Why: "default (with /dev/shm)"},
+	{Src: "/proc", Dst: "/proc", Dir: true, Recursive: true, Why: "default"},
+	{Src: "/sys", Dst: "/sys", Dir: true, Recursive: true, Why: "default"},
+	{Src: "/tmp", Dst: "/tmp", Dir: true, NoSuidDev: true, Why: "default"},
+	{Src: "/etc/hosts", Dst: "/etc/hosts", Optional: true, Why: "default"},
+	{Src: "/etc/resolv.conf", Dst: "/etc/resolv.conf", Optional: true, Why: "default"},
+}
+
+// systemDirs are never bound in as the working directory: binding the host's
+// /usr over the image's would replace the image.
+var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64",
+	"/libx32", "/opt", "/proc", "/run", "/sbin", "/sys", "/usr", "/var"}
+
+// NewPlan combines a spec with the host facts into a plan.
+func NewPlan(spec *Spec, h *Host) (*Plan, error) {
+	img, err := OpenImage(spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	if len(spec.Command) == 0 {
+		return nil, fmt.Errorf("no command given: usage is mpiwrap [flags] %s CMD [ARGS...]", spec.Image)
+	}
+	env, err := BuildEnv(h.Env, spec)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Image: img, Env: env, Argv: spec.Command, Launcher: DetectLauncher(h.Env)}
+	for _, m := range defaultBinds {
+		if _, err := os.Stat(m.Src); err != nil {
+			if m.Optional {
+				p.notef("skip %s: not on this host", m.Src)
+				continue
+			}
+			return nil, fmt.Errorf("host %s is missing: %w", m.Src, err)
+		}
+		p.Mounts = append(p.Mounts, m)
+	}
+	p.planHome(spec, h)
+	if err := p.planBinds(spec); err != nil {
+		return nil, err
+	}
+	p.planCwd(spec, h)
+	passwd, group, note := Accounts(img, h)
+	p.Mounts = append(p.Mounts,
+		Mount{Dst: "/etc/passwd", ReadOnly: true, NoSuidDev: true, Content: passwd, Why: "generated: " + note},
+		Mount{Dst: "/etc/group", ReadOnly: true, NoSuidDev: true, Content: group, Why: "generated: " + note})
+	p.planOverlay()
+	p.Join = planJoin(spec, p.Launcher)
+	return p, nil
+}
+
+func (p *Plan) notef(format string, args ...any) {
+	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
+}
+
+// covered reports whether path is already visible at the same place through
+// an identity bind planned earlier.
+func (p *Plan) covered(path string) bool {
+	for _, m := range p.Mounts {
+		if m.Dir && m.Src == m.Dst && (path == m.Dst || strings.HasPrefix(path, m.Dst+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Plan) planHome(spec *Spec, h *Host) {
+	switch st, err := os.Stat(h.Home); {
+	case spec.NoHome:
+		p.notef("don't bind $HOME (--no-home)")
+	case h.Home == "" || h.Home == "/":
+		p.notef("don't bind $HOME: it is %q", h.Home)
+	case err != nil || !st.IsDir():
+		p.notef("don't bind $HOME %s: not a directory on this host", h.Home)
+	case p.covered(h.Home):
+		p.notef("$HOME %s is visible through an earlier bind", h.Home)
+	default:
+		p.Mounts = append(p.Mounts, Mount{Src: h.Home, Dst: h.Home, Dir: true, Recursive: true,
+			NoSuidDev: true, Why: "home (--no-home to skip)"})
+	}
+}
+
+func (p *Plan) planBinds(spec *Spec) error {
+	for _, b := range spec.Binds {
+		st, err := os.Stat(b.Src)
+		if err != nil {
+			return fmt.Errorf("bind source %s does not exist on this host (--bind %s:%s): create it or fix the path", b.Src, b.Src, b.Dst)
+		}
+		p.Mounts = append(p.Mounts, Mount{Src: b.Src, Dst: b.Dst, Dir: st.IsDir(), Recursive: true,
+			ReadOnly: b.ReadOnly, NoSuidDev: true, Why: "--bind"})
+		if b.Src == "/" {
+			// The staging tmpfs is on /tmp in this namespace; hide its copy.
+			p.Mounts = append(p.Mounts, Mount{Dst: filepath.Join(b.Dst, "tmp"), Dir: true, Detach: true,
+				Why: "hide mpiwrap's staging mount"})
+		}
+	}
+	return nil
+}
+
+func (p *Plan) planCwd(spec *Spec, h *Host) {
+	p.Cwd = h.Cwd
+	switch {
+	case spec.NoCwd:
+		p.Cwd = "/"
+		p.notef("don't bind the working directory (--no-cwd); start in /")
+	case p.covered(h.Cwd):
+		p.notef("working directory %s is visible through an earlier bind", h.Cwd)
+	case isSystemDir(h.Cwd):
+		p.Cwd = "/"
+		p.Warnings = append(p.Warnings, fmt.Sprintf("not binding the working directory %s over the image's own system directory; starting in / (cd elsewhere, or use --no-cwd to silence this)", h.Cwd))
+	default:
+		p.Mounts = append(p.Mounts, Mount{Src: h.Cwd, Dst: h.Cwd, Dir: true, Recursive: true,
+			NoSuidDev: true, Why: "working directory (--no-cwd to skip)"})
+	}
+}
+
+func isSystemDir(path string) bool {
+	for _, d := range systemDirs {
+		if path == d || (d != "/" && strings.HasPrefix(path, d+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// planOverlay decides whether a tmpfs overlay is needed to make mount points
+// the image lacks. A SquashFS image can't be looked into before it is
+// mounted, so it always gets one; it costs one small tmpfs.
+func (p *Plan) planOverlay() {
+	if p.Image.Kind == ImageSquashFS {
+		p.Overlay, p.OverlayWhy = true, "SquashFS image: mount points can't be checked before mounting"
+		return
+	}
+	var missing []string
+	for i, m := range p.Mounts {
+		if m.Detach || nestedIn(p.Mounts[:i], m.Dst) {
+			continue
+		}
+		if !existsInImage(p.Image.Path, m.Dst) {
+			missing = append(missing, m.Dst)
+		}
+	}
+	if len(missing) > 0 {
+		p.Overlay, p.OverlayWhy = true, "to make mount points missing in the image: "+strings.Join(missing, ", ")
+	}
+}
+
+// nestedIn reports whether dst lies inside an earlier directory mount, where
+// the host directory, not the image, decides what exists.
+func nestedIn(earlier []Mount, dst string) bool {
+	for _, m := range earlier {
+		if m.Dir && m.Src != "" && strings.HasPrefix(dst, strings.TrimSuffix(m.Dst, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func planJoin(spec *Spec, l Launcher) Join {
+	switch {
+	case spec.NoJoin:
+		return Join{Why: "every rank gets its own namespace (--no-join)"}
+	case spec.JoinKey != "":
+		return Join{Shared: true, Key: nodeKey("user:" + spec.JoinKey), Size: max(spec.JoinSize, 0),
+			Why: "--join-key " + spec.JoinKey}
+	case l.Step == "":
+		return Join{Why: "no launcher found in the environment: a single rank"}
+	case l.LocalSize == 1:
+		return Join{Why: "the only rank of this step on this node (" + l.Source + ")"}
+	}
+	size := max(l.LocalSize, 0)
+	if spec.JoinSize > 0 {
+		size = spec.JoinSize
+	}
+	return Join{Shared: true, Key: nodeKey(l.Step), Size: size,
+		Why: fmt.Sprintf("%s step %s, %d local ranks (%s)", l.Name, l.Step, size, l.Source)}
+}
+
+// MountSignature identifies what the namespace looks like, so the keeper can
+// refuse a rank that asks for a different image or different binds.
+func (p *Plan) MountSignature() string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode(p.Image)
+	_ = enc.Encode(p.Overlay)
+	for _, m := range p.Mounts {
+		_ = enc.Encode(m)
+		h.Write(m.Content)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

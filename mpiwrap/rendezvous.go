@@ -1,0 +1,235 @@
+package mpiwrap
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// The rendezvous is a Unix socket per node join key, in a directory that
+// belongs to the user and has mode 0700. The C fast path (nsexec/fastpath.c)
+// computes the same names; keep the two in step.
+
+const (
+	reqMagic       = 0x4a57504d // "MPWJ"
+	repOK          = 0
+	repError       = 1
+	repFallthrough = 2
+	maxMessage     = 64 << 20
+)
+
+func privateDir(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR &&
+		int(st.Uid) == os.Getuid() && st.Mode&0o077 == 0
+}
+
+// rendezvousDir is $XDG_RUNTIME_DIR/mpiwrap when that is usable, else
+// /tmp/mpiwrap-UID. With create it is made, and it is always checked to be
+// private: a directory someone else made is an error, not something to use.
+func rendezvousDir(create bool) (string, error) {
+	dir := fmt.Sprintf("/tmp/mpiwrap-%d", os.Getuid())
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); len(xdg) < 64 && xdg != "" && privateDir(xdg) {
+		dir = filepath.Join(xdg, "mpiwrap")
+	}
+	if create {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("make rendezvous directory: %w", err)
+		}
+	}
+	if !privateDir(dir) {
+		return "", fmt.Errorf("rendezvous directory %s is not a directory of yours with mode 0700: remove it and retry", dir)
+	}
+	return dir, nil
+}
+
+func socketPath(dir, key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("%s/%016x.sock", dir, h.Sum64())
+}
+
+// lockDir serialises leader election; it is held only while a leader binds
+// its socket, never while a namespace is built.
+func lockDir(dir string) (func(), error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rendezvous directory: %w", err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock rendezvous directory: %w", err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// dial connects to a keeper, checking that it runs as us.
+func dial(path string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil || int(cred.Uid) != os.Getuid() {
+		unix.Close(fd)
+		return -1, fmt.Errorf("keeper at %s is not ours", path)
+	}
+	return fd, nil
+}
+
+// listen binds the rendezvous socket; the backlog holds ranks that arrive
+// while the keeper is still building the namespace.
+func listen(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("make rendezvous socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind rendezvous socket %s: %w", path, err)
+	}
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listen on rendezvous socket %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+// encodeRequest matches build_request in fastpath.c; client is "c" or "go"
+// (only the C fast path can be told to fall through to Go).
+func encodeRequest(cwd, client string, argv, env []string) []byte {
+	b := make([]byte, 4, 4096)
+	b = binary.NativeEndian.AppendUint32(b, reqMagic)
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(argv)))
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(env)))
+	b = appendStr(b, cwd)
+	b = appendStr(b, client)
+	for _, s := range append(append([]string{}, argv...), env...) {
+		b = appendStr(b, s)
+	}
+	binary.NativeEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+type request struct {
+	cwd, client string
+	argv, env   []string
+}
+
+func readFull(fd int, b []byte) error {
+	for off := 0; off < len(b); {
+		n, err := unix.Read(fd, b[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		off += n
+	}
+	return nil
+}
+
+func readMessage(fd int) ([]byte, error) {
+	var head [4]byte
+	if err := readFull(fd, head[:]); err != nil {
+		return nil, err
+	}
+	n := binary.NativeEndian.Uint32(head[:])
+	if n > maxMessage {
+		return nil, fmt.Errorf("message of %d bytes is too long", n)
+	}
+	b := make([]byte, n)
+	return b, readFull(fd, b)
+}
+
+func decodeRequest(b []byte) (*request, error) {
+	if len(b) < 12 || binary.NativeEndian.Uint32(b) != reqMagic {
+		return nil, errors.New("bad request magic")
+	}
+	nargv := int(binary.NativeEndian.Uint32(b[4:]))
+	nenv := int(binary.NativeEndian.Uint32(b[8:]))
+	b = b[12:]
+	var strs []string
+	for i := 0; i < 2+nargv+nenv; i++ {
+		if len(b) < 4 || uint64(len(b)-4) < uint64(binary.NativeEndian.Uint32(b)) {
+			return nil, errors.New("truncated request")
+		}
+		n := binary.NativeEndian.Uint32(b)
+		strs = append(strs, string(b[4:4+n]))
+		b = b[4+n:]
+	}
+	return &request{cwd: strs[0], client: strs[1], argv: strs[2 : 2+nargv], env: strs[2+nargv:]}, nil
+}
+
+// sendReply writes u32 length, u32 status and the payload, with the
+// namespace descriptors attached to the first byte.
+func sendReply(fd int, status uint32, payload []byte, nsfds []int) error {
+	b := binary.NativeEndian.AppendUint32(nil, uint32(4+len(payload)))
+	b = binary.NativeEndian.AppendUint32(b, status)
+	b = append(b, payload...)
+	var oob []byte
+	if len(nsfds) > 0 {
+		oob = unix.UnixRights(nsfds...)
+	}
+	for len(b) > 0 {
+		n, err := unix.SendmsgN(fd, b, oob, nil, unix.MSG_NOSIGNAL)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b, oob = b[n:], nil
+	}
+	return nil
+}
+
+// readReply reads what sendReply wrote; descriptors come back close-on-exec.
+func readReply(fd int) (status uint32, payload []byte, fds []int, err error) {
+	head := make([]byte, 8)
+	oob := make([]byte, unix.CmsgSpace(8*4))
+	n, oobn, _, _, err := unix.Recvmsg(fd, head, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err == nil && len(msgs) > 0 {
+			fds, _ = unix.ParseUnixRights(&msgs[0])
+		}
+	}
+	if n == 0 {
+		return 0, nil, fds, io.ErrUnexpectedEOF
+	}
+	if err := readFull(fd, head[n:]); err != nil {
+		return 0, nil, fds, err
+	}
+	size := binary.NativeEndian.Uint32(head)
+	if size < 4 || size > maxMessage {
+		return 0, nil, fds, fmt.Errorf("bad reply length %d", size)
+	}
+	payload = make([]byte, size-4)
+	if err := readFull(fd, payload); err != nil {
+		return 0, nil, fds, err
+	}
+	return binary.NativeEndian.Uint32(head[4:]), payload, fds, nil
+}

@@ -1,0 +1,225 @@
+package mpiwrap
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"golang.org/x/sys/unix"
+)
+
+// Run puts this rank into its container and execs the command. It returns
+// only when that fails.
+func Run(spec *Spec, stderr io.Writer) error {
+	h, err := CurrentHost()
+	if err != nil {
+		return err
+	}
+	p, err := NewPlan(spec, h)
+	if err != nil {
+		return err
+	}
+	rank := p.RankLabel()
+	prefix := fmt.Sprintf("mpiwrap[rank %s pid %d]: ", rank, os.Getpid())
+	for _, w := range p.Warnings {
+		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, w)
+	}
+	if spec.Verbose {
+		p.Describe(stderr, prefix)
+	}
+	if err := CheckUserNamespaces(); err != nil {
+		return err
+	}
+	if !p.Join.Shared {
+		return p.runAlone(rank, spec.Verbose)
+	}
+	return p.runShared(rank, h.Cwd)
+}
+
+// RankLabel is the rank for log lines, "-" when there is no launcher.
+func (p *Plan) RankLabel() string {
+	if p.Launcher.Rank < 0 {
+		return "-"
+	}
+	return strconv.Itoa(p.Launcher.Rank)
+}
+
+// runAlone builds a namespace of its own and execs the command in it, all
+// in one C stage.
+func (p *Plan) runAlone(rank string, verbose bool) error {
+	ops := &nsexec.Plan{}
+	fuseSock := -1
+	if p.Image.Kind == ImageSquashFS {
+		f, err := startFuseHelper(p.Image)
+		if err != nil {
+			return err
+		}
+		fuseSock = int(f.Fd())
+		if err := inheritable(fuseSock); err != nil {
+			return fmt.Errorf("pass squashfuse socket: %w", err)
+		}
+	}
+	p.encodeSetup(ops, rank, verbose, fuseSock)
+	p.encodeCommand(ops)
+	return execApply(ops, rank)
+}
+
+// runShared joins the node's namespace through its keeper, becoming the
+// leader that starts the keeper when there is none yet.
+func (p *Plan) runShared(rank, cwd string) error {
+	var path string
+	// A keeper can go away between our connect and its reply only when the
+	// node got more ranks than it expected, and the rendezvous directory
+	// only when a keeper ended meanwhile; either way, try again.
+	for attempt := 0; attempt < 3; attempt++ {
+		dir, err := rendezvousDir(true)
+		if err != nil {
+			return err
+		}
+		path = socketPath(dir, p.Join.Key)
+		fd, err := dial(path)
+		if err != nil {
+			fd, err = p.elect(dir, path, rank)
+		}
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = writeAll(fd, encodeRequest(cwd, "go", os.Args, os.Environ()))
+		var status uint32
+		var payload []byte
+		var fds []int
+		if err == nil {
+			status, payload, fds, err = readReply(fd)
+		}
+		unix.Close(fd)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("talk to the node's namespace keeper at %s: %w", path, err)
+		}
+		switch {
+		case status == repError:
+			return errors.New(string(payload))
+		case status != repOK || len(fds) != 2:
+			return fmt.Errorf("bad reply from the node's namespace keeper at %s", path)
+		}
+		return joinWith(fds, payload, rank)
+	}
+	return fmt.Errorf("the node's namespace keeper at %s kept going away: is the local rank count (%d) right? pass --join-size", path, p.Join.Size)
+}
+
+func joinWith(fds []int, payload []byte, rank string) error {
+	for _, fd := range fds {
+		if err := inheritable(fd); err != nil {
+			return fmt.Errorf("pass namespace descriptor: %w", err)
+		}
+	}
+	ops := &nsexec.Plan{}
+	ops.Setns(fds[0], fds[1])
+	ops.Append(payload)
+	return execApply(ops, rank)
+}
+
+// elect makes this rank the node's leader unless another rank beat it to
+// it: under the directory lock, a socket nobody answers is stale.
+func (p *Plan) elect(dir, path, rank string) (int, error) {
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return -1, err
+	}
+	defer unlock()
+	if !privateDir(dir) {
+		return -1, errRetry // a keeper removed it while we waited
+	}
+	if fd, err := dial(path); err == nil {
+		return fd, nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return -1, fmt.Errorf("remove stale rendezvous socket: %w", err)
+	}
+	l, err := listen(path)
+	if err != nil {
+		return -1, err
+	}
+	defer l.Close()
+	if err := p.startKeeper(l, path, rank); err != nil {
+		os.Remove(path)
+		return -1, err
+	}
+	return dial(path)
+}
+
+// startKeeper starts the node's keeper with this rank's own arguments, so
+// it builds exactly the container this rank asked for.
+func (p *Plan) startKeeper(l *os.File, path, rank string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("stat rendezvous socket: %w", err)
+	}
+	extra := []*os.File{l}
+	if pidfd, err := unix.PidfdOpen(os.Getppid(), 0); err == nil {
+		f := os.NewFile(uintptr(pidfd), "launcher")
+		defer f.Close()
+		extra = append(extra, f)
+	} else if p.Join.Size == 0 {
+		return fmt.Errorf("can't watch the launcher (pidfd_open: %w) and the local rank count is unknown: pass --join-size", err)
+	}
+	cmd := exec.Command(selfExe, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.ExtraFiles = extra
+	cmd.Env = stageEnv("keeper", rank, "_MPIWRAP_SOCK="+path,
+		"_MPIWRAP_SOCK_INO="+strconv.FormatUint(st.Ino, 10),
+		"_MPIWRAP_CLOSE_FROM="+strconv.Itoa(3+len(extra)))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil { // returns once the keeper has detached
+		return fmt.Errorf("start the node's namespace keeper: %w", err)
+	}
+	return nil
+}
+
+var errRetry = errors.New("rendezvous changed; retry")
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// CheckUserNamespaces explains the usual ways a site disables unprivileged
+// user namespaces, before anything is attempted.
+func CheckUserNamespaces() error {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if read("/proc/sys/user/max_user_namespaces") == "0" {
+		return errors.New("user namespaces are disabled on this host (sysctl user.max_user_namespaces=0): ask the admin to set it above 0")
+	}
+	if os.Geteuid() != 0 && read("/proc/sys/kernel/unprivileged_userns_clone") == "0" {
+		return errors.New("unprivileged user namespaces are disabled on this host (sysctl kernel.unprivileged_userns_clone=0): ask the admin to set it to 1")
+	}
+	return nil
+}
+
+// ExitCodes the CLI uses for mpiwrap's own failures.
+const ExitFailure = nsexec.ExitMpiwrap

@@ -1,0 +1,80 @@
+package mpiwrap
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Spec is everything a user asked for on one rank's command line. It holds
+// no host facts and makes no syscalls; NewPlan combines it with a Host.
+type Spec struct {
+	Image     string     // directory or SquashFS file
+	Command   []string   // argv inside the container
+	Binds     []BindSpec // -b SRC[:DST[:ro]], in command-line order
+	NoHome    bool       // don't bind $HOME
+	NoCwd     bool       // don't bind the working directory; start in /
+	KeepLDEnv bool       // keep the host's LD_LIBRARY_PATH and LD_PRELOAD
+	EnvEdits  []EnvEdit  // --set-env, --unset-env, --env-file, in order
+	JoinKey   string     // overrides the launcher-derived node join key
+	JoinSize  int        // ranks expected to join (0: from the launcher)
+	NoJoin    bool       // every rank gets its own namespace
+	Verbose   bool       // print every mount, bind and env decision
+	Profiles  []string   // --profile a,b
+	NoProfile bool       // drop the site default profiles
+	ProfileFiles []string // --profile-file
+	ABIPolicy string     // warn, strict or major
+	PMI       string     // auto, passthrough, proxy or off
+}
+
+// BindSpec is one -b/--bind request.
+type BindSpec struct {
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	ReadOnly bool   `json:"read_only"`
+}
+
+// ParseBind parses SRC[:DST[:ro]]. Relative sources are taken from cwd.
+func ParseBind(s, cwd string) (BindSpec, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 || parts[0] == "" {
+		return BindSpec{}, fmt.Errorf("bad --bind %q: want SRC[:DST[:ro]]", s)
+	}
+	b := BindSpec{Src: parts[0], Dst: parts[0]}
+	if len(parts) > 1 && parts[1] != "" {
+		b.Dst = parts[1]
+	}
+	if len(parts) == 3 {
+		if parts[2] != "ro" {
+			return BindSpec{}, fmt.Errorf("bad --bind %q: the only option is \"ro\"", s)
+		}
+		b.ReadOnly = true
+	}
+	if !filepath.IsAbs(b.Src) {
+		b.Src = filepath.Join(cwd, b.Src)
+	}
+	if !filepath.IsAbs(b.Dst) {
+		return BindSpec{}, fmt.Errorf("bad --bind %q: destination %q must be absolute", s, b.Dst)
+	}
+	b.Src, b.Dst = filepath.Clean(b.Src), filepath.Clean(b.Dst)
+	if b.Dst == "/" {
+		return BindSpec{}, fmt.Errorf("bad --bind %q: can't bind over the image root", s)
+	}
+	return b, nil
+}
+
+// EnvEdit is one environment change requested on the command line.
+type EnvEdit struct {
+	Op    string `json:"op"`    // set, unset or file
+	Name  string `json:"name"`  // variable name, glob for unset, path for file
+	Value string `json:"value"` // for set
+}
+
+// ParseSetEnv parses K=V for --set-env.
+func ParseSetEnv(s string) (EnvEdit, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" || strings.ContainsAny(k, " \t\n") {
+		return EnvEdit{}, fmt.Errorf("bad --set-env %q: want NAME=VALUE", s)
+	}
+	return EnvEdit{Op: "set", Name: k, Value: v}, nil
+}
