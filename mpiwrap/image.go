@@ -19,9 +19,9 @@ const (
 
 // Image is a checked container image.
 type Image struct {
-	Path      string    `json:"path"`
-	Kind      ImageKind `json:"kind"`
-	Squashfuse string   `json:"squashfuse,omitempty"` // server binary for SquashFS
+	Path       string    `json:"path"`
+	Kind       ImageKind `json:"kind"`
+	Squashfuse string    `json:"squashfuse,omitempty"` // server binary for SquashFS
 }
 
 // squashfsMagic is "hsqs", the little-endian SquashFS superblock magic.

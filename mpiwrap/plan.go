@@ -18,7 +18,7 @@ type Mount struct {
 	Recursive bool   `json:"recursive"`
 	ReadOnly  bool   `json:"read_only"`
 	NoSuidDev bool   `json:"nosuid_nodev"`
-	Optional  bool   `json:"optional"` // warn and skip if the target can't be made
+	Optional  bool   `json:"optional"`         // warn and skip if the target can't be made
 	Detach    bool   `json:"detach,omitempty"` // unmount Dst instead of binding
 	Why       string `json:"why"`
 	Content   []byte `json:"-"` // a generated file's content

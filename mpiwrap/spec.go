@@ -9,22 +9,22 @@ import (
 // Spec is everything a user asked for on one rank's command line. It holds
 // no host facts and makes no syscalls; NewPlan combines it with a Host.
 type Spec struct {
-	Image     string     // directory or SquashFS file
-	Command   []string   // argv inside the container
-	Binds     []BindSpec // -b SRC[:DST[:ro]], in command-line order
-	NoHome    bool       // don't bind $HOME
-	NoCwd     bool       // don't bind the working directory; start in /
-	KeepLDEnv bool       // keep the host's LD_LIBRARY_PATH and LD_PRELOAD
-	EnvEdits  []EnvEdit  // --set-env, --unset-env, --env-file, in order
-	JoinKey   string     // overrides the launcher-derived node join key
-	JoinSize  int        // ranks expected to join (0: from the launcher)
-	NoJoin    bool       // every rank gets its own namespace
-	Verbose   bool       // print every mount, bind and env decision
-	Profiles  []string   // --profile a,b
-	NoProfile bool       // drop the site default profiles
-	ProfileFiles []string // --profile-file
-	ABIPolicy string     // warn, strict or major
-	PMI       string     // auto, passthrough, proxy or off
+	Image        string     // directory or SquashFS file
+	Command      []string   // argv inside the container
+	Binds        []BindSpec // -b SRC[:DST[:ro]], in command-line order
+	NoHome       bool       // don't bind $HOME
+	NoCwd        bool       // don't bind the working directory; start in /
+	KeepLDEnv    bool       // keep the host's LD_LIBRARY_PATH and LD_PRELOAD
+	EnvEdits     []EnvEdit  // --set-env, --unset-env, --env-file, in order
+	JoinKey      string     // overrides the launcher-derived node join key
+	JoinSize     int        // ranks expected to join (0: from the launcher)
+	NoJoin       bool       // every rank gets its own namespace
+	Verbose      bool       // print every mount, bind and env decision
+	Profiles     []string   // --profile a,b
+	NoProfile    bool       // drop the site default profiles
+	ProfileFiles []string   // --profile-file
+	ABIPolicy    string     // warn, strict or major
+	PMI          string     // auto, passthrough, proxy or off
 }
 
 // BindSpec is one -b/--bind request.
