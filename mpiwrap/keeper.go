@@ -22,10 +22,11 @@ type ParseFunc func(argv []string, cwd string) (*Spec, error)
 type keeper struct {
 	parse   ParseFunc
 	plan    *Plan
-	sig     string
+	inputs  string // mountInputs of the leader
 	nsfds   []int
 	failure string // why the namespace could not be built
 	joined  map[int32]bool
+	parsed  map[string]*Spec // by cwd and argv: ranks mostly repeat one line
 }
 
 // RunKeeper is the body of the detached keeper process (stage "keeper"). It
@@ -36,7 +37,7 @@ func RunKeeper(parse ParseFunc) int {
 	if _, err := unix.FcntlInt(4, unix.F_GETFD, 0); err == nil {
 		launcher = 4
 	}
-	k := &keeper{parse: parse, joined: map[int32]bool{}}
+	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*Spec{}}
 	k.failure = k.build()
 	quietStdio()
 	k.serve(listener, launcher)
@@ -60,6 +61,10 @@ func (k *keeper) build() string {
 	if k.plan, err = NewPlan(spec, h); err != nil {
 		return err.Error()
 	}
+	if err := CheckUserNamespaces(); err != nil {
+		return err.Error()
+	}
+	k.inputs = mountInputs(spec, h.Home, cwd)
 	k.nsfds, err = k.plan.buildNamespace(k.plan.RankLabel(), spec.Verbose)
 	if err != nil {
 		return err.Error()
@@ -136,8 +141,11 @@ func quietStdio() {
 // serve answers ranks until all expected local ranks have joined or the
 // launcher is gone; there is no timer.
 func (k *keeper) serve(listener, launcher int) {
-	size := 0
-	if k.plan != nil {
+	size := 1 // a rank alone on its node: no launcher-derived sharing
+	if k.plan == nil || k.plan.Join.Shared {
+		size = 0
+	}
+	if k.plan != nil && k.plan.Join.Shared {
 		size = k.plan.Join.Size
 	}
 	polls := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
@@ -196,7 +204,7 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	if err != nil {
 		return repError, []byte("bad request to the namespace keeper: " + err.Error())
 	}
-	spec, err := k.parse(req.argv, req.cwd)
+	spec, err := k.parseCached(req)
 	if err != nil {
 		return repError, []byte(err.Error())
 	}
@@ -206,13 +214,17 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	if spec == nil {
 		return repError, []byte("the namespace keeper only runs commands")
 	}
-	p, err := NewPlan(spec, NewHost(req.env, req.cwd))
+	home, _ := lookupEnv(req.env, "HOME")
+	if mountInputs(spec, home, req.cwd) != k.inputs {
+		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel()))
+	}
+	env, err := BuildEnv(req.env, spec)
 	if err != nil {
 		return repError, []byte(err.Error())
 	}
-	if p.MountSignature() != k.plan.MountSignature() {
-		return repError, []byte(fmt.Sprintf("this rank asks for a different image or different binds than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image and binds", k.plan.RankLabel()))
-	}
+	p := *k.plan
+	p.Env, p.Argv = env, spec.Command
+	p.Launcher = Launcher{Rank: DetectLauncher(req.env).Rank}
 	ops := &nsexec.Plan{}
 	ops.Log(p.RankLabel(), false, p.Image.Path)
 	for _, w := range p.Warnings {
@@ -220,6 +232,18 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	}
 	p.encodeCommand(ops)
 	return repOK, ops.Bytes()
+}
+
+func (k *keeper) parseCached(req *request) (*Spec, error) {
+	key := req.cwd + "\x00" + strings.Join(req.argv, "\x00")
+	if spec, ok := k.parsed[key]; ok {
+		return spec, nil
+	}
+	spec, err := k.parse(req.argv, req.cwd)
+	if err == nil {
+		k.parsed[key] = spec
+	}
+	return spec, err
 }
 
 // cleanup removes the socket (if it is still ours) and the directory (if

@@ -230,16 +230,17 @@ func planJoin(spec *Spec, l Launcher) Join {
 		Why: fmt.Sprintf("%s step %s, %d local ranks (%s)", l.Name, l.Step, size, l.Source)}
 }
 
-// MountSignature identifies what the namespace looks like, so the keeper can
-// refuse a rank that asks for a different image or different binds.
-func (p *Plan) MountSignature() string {
+// mountInputs digests everything in a rank's request that shapes the
+// container's mounts. The keeper gives a rank whose inputs match the
+// leader's the leader's mounts without planning them again, and refuses a
+// rank whose inputs differ: one node, one container.
+func mountInputs(spec *Spec, home, cwd string) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
-	_ = enc.Encode(p.Image)
-	_ = enc.Encode(p.Overlay)
-	for _, m := range p.Mounts {
-		_ = enc.Encode(m)
-		h.Write(m.Content)
+	_ = enc.Encode([]any{spec.Image, spec.Binds, spec.NoHome, spec.NoCwd, spec.Profiles,
+		spec.NoProfile, spec.ProfileFiles, spec.ABIPolicy, home})
+	if !spec.NoCwd {
+		_ = enc.Encode(cwd)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

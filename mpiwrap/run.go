@@ -59,6 +59,7 @@ func (p *Plan) runAlone(rank string, verbose bool) error {
 		if err != nil {
 			return err
 		}
+		defer f.Close() // on success exec never returns; this keeps f alive
 		fuseSock = int(f.Fd())
 		if err := inheritable(fuseSock); err != nil {
 			return fmt.Errorf("pass squashfuse socket: %w", err)

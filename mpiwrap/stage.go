@@ -22,17 +22,18 @@ func inheritable(fd int) error {
 	return err
 }
 
-// planFd puts an encoded plan in a memfd the next stage can read.
-func planFd(ops *nsexec.Plan) (int, error) {
+// planFile puts an encoded plan in a memfd the next stage can read.
+func planFile(ops *nsexec.Plan) (*os.File, error) {
 	fd, err := unix.MemfdCreate("mpiwrap-plan", unix.MFD_CLOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("create plan memfd: %w", err)
+		return nil, fmt.Errorf("create plan memfd: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "plan")
 	if _, err := f.Write(ops.Bytes()); err != nil {
-		return -1, fmt.Errorf("write plan: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("write plan: %w", err)
 	}
-	return fd, nil
+	return f, nil
 }
 
 func stageEnv(stage, rank string, extra ...string) []string {
@@ -44,10 +45,12 @@ func stageEnv(stage, rank string, extra ...string) []string {
 // execApply replaces this process with the C apply stage running ops. It
 // returns only on failure.
 func execApply(ops *nsexec.Plan, rank string) error {
-	fd, err := planFd(ops)
+	plan, err := planFile(ops)
 	if err != nil {
 		return err
 	}
+	defer plan.Close()
+	fd := int(plan.Fd())
 	if err := inheritable(fd); err != nil {
 		return fmt.Errorf("pass plan: %w", err)
 	}
@@ -59,11 +62,10 @@ func execApply(ops *nsexec.Plan, rank string) error {
 // startApply runs the C apply stage as a child with extra descriptors, which
 // it sees as 3, 4, ... in order.
 func startApply(ops *nsexec.Plan, rank string, stderr io.Writer, extra ...*os.File) (*exec.Cmd, error) {
-	fd, err := planFd(ops)
+	plan, err := planFile(ops)
 	if err != nil {
 		return nil, err
 	}
-	plan := os.NewFile(uintptr(fd), "plan")
 	defer plan.Close()
 	cmd := exec.Command(selfExe)
 	cmd.Args = []string{"mpiwrap"}

@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,12 +33,15 @@ extern int mpiwrap_fastpath_enabled __attribute__((weak));
 static int flag_present(int argc, char **argv)
 {
 	static const char *const flags[] = {"--no-join", "--join-key", "--join-size",
-					    "--pmi", NULL};
+					    "--pmi", "--verbose", NULL};
 
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-v") == 0)
+			return 1;
 		for (int k = 0; flags[k] != NULL; k++)
 			if (strncmp(argv[i], flags[k], strlen(flags[k])) == 0)
 				return 1;
+	}
 	return 0;
 }
 
@@ -81,7 +87,8 @@ static int private_dir(const char *path)
 	       st.st_uid == getuid() && (st.st_mode & 077) == 0;
 }
 
-/* Must agree with mpiwrap/join's Go code; a test checks that it does. */
+/* Must agree with mpiwrap's rendezvous.go; a test checks that it does. The
+ * directory is made if missing, and must be ours with mode 0700. */
 int nsx_socket_path(const char *key, char *out, size_t len)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -96,6 +103,8 @@ int nsx_socket_path(const char *key, char *out, size_t len)
 		snprintf(dir, sizeof dir, "%s/mpiwrap", xdg);
 	else
 		snprintf(dir, sizeof dir, "/tmp/mpiwrap-%u", getuid());
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
 	if (!private_dir(dir))
 		return -1;
 	if ((size_t)snprintf(out, len, "%s/%016llx.sock", dir,
@@ -195,6 +204,7 @@ static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 	return buf;
 }
 
+
 static int connect_keeper(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -215,6 +225,114 @@ static int connect_keeper(const char *path)
 	return s;
 }
 
+static int lock_dir(const char *sock)
+{
+	char dir[256];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof dir, "%s", sock);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || !private_dir(dir)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int move_high(int fd)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+	close(fd);
+	return high;
+}
+
+/* Start the node's keeper: this binary again, in stage "keeper", with our
+ * own arguments, the listening socket as fd 3 and a pidfd of the launcher
+ * (our parent) as fd 4. */
+static int spawn_keeper(int argc, char **argv, int lfd, const char *path, ino_t ino)
+{
+	extern char **environ;
+	char sock[160], inos[64], rank[64], sig[96];
+	const char *r = getenv("PMI_RANK") ? getenv("PMI_RANK") : "-";
+	int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+	size_t n = 0;
+	char **envp;
+	pid_t pid;
+	int status;
+
+	snprintf(sock, sizeof sock, "_MPIWRAP_SOCK=%s", path);
+	snprintf(inos, sizeof inos, "_MPIWRAP_SOCK_INO=%llu", (unsigned long long)ino);
+	snprintf(rank, sizeof rank, "_MPIWRAP_RANK=%s", r);
+	snprintf(sig, sizeof sig, "_MPIWRAP_SIG=%s", nsexec_sigstate);
+	while (environ[n] != NULL)
+		n++;
+	envp = calloc(n + 8, sizeof *envp);
+	if (envp == NULL)
+		return -1;
+	memcpy(envp, environ, n * sizeof *envp);
+	envp[n++] = "_MPIWRAP_STAGE=keeper";
+	envp[n++] = pidfd >= 0 ? "_MPIWRAP_CLOSE_FROM=5" : "_MPIWRAP_CLOSE_FROM=4";
+	envp[n++] = sock;
+	envp[n++] = inos;
+	envp[n++] = rank;
+	envp[n++] = sig;
+	lfd = move_high(lfd);
+	if (pidfd >= 0)
+		pidfd = move_high(pidfd);
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(lfd, 3) < 0 || (pidfd >= 0 && dup2(pidfd, 4) < 0))
+			_exit(EXIT_MPIWRAP);
+		execve("/proc/self/exe", argv, envp);
+		_exit(EXIT_MPIWRAP);
+	}
+	close(lfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	free(envp);
+	(void)argc;
+	/* The child detaches at once; its own child is the keeper. */
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			       WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Become the node's leader unless another rank beat us: under the
+ * directory lock, a socket that nobody answers is stale. */
+static int elect(int argc, char **argv, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int lock = lock_dir(path), s, l;
+
+	if (lock < 0)
+		return -1;
+	s = connect_keeper(path);
+	if (s >= 0) {
+		close(lock);
+		return s;
+	}
+	unlink(path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    listen(l, SOMAXCONN) < 0 || stat(path, &st) < 0 ||
+	    spawn_keeper(argc, argv, l, path, st.st_ino) < 0) {
+		if (l >= 0)
+			close(l);
+		unlink(path);
+		close(lock);
+		return -1;
+	}
+	close(lock);
+	return connect_keeper(path);
+}
+
 void nsx_fastpath(int argc, char **argv)
 {
 	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -226,8 +344,9 @@ void nsx_fastpath(int argc, char **argv)
 
 	if (&mpiwrap_fastpath_enabled == NULL || argc < 3 || flag_present(argc, argv) ||
 	    nsx_join_key(key, sizeof key) < 0 ||
-	    nsx_socket_path(key, path, sizeof path) < 0 ||
-	    (s = connect_keeper(path)) < 0)
+	    nsx_socket_path(key, path, sizeof path) < 0)
+		return;
+	if ((s = connect_keeper(path)) < 0 && (s = elect(argc, argv, path)) < 0)
 		return;
 	req = build_request(argc, argv, &reqlen);
 	rep = NULL;

@@ -172,8 +172,9 @@ __attribute__((constructor)) static void nsexec_init(int argc, char **argv)
 {
 	nsexec_stage = getenv("_MPIWRAP_STAGE");
 	if (nsexec_stage == NULL) {
-		record_signals();
+		/* The fast path execs before anything touched signals. */
 		nsx_fastpath(argc, argv);
+		record_signals();
 		return;
 	}
 	close_from(getenv("_MPIWRAP_CLOSE_FROM"));
