@@ -3,6 +3,7 @@ package mpiwrap
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"strconv"
 	"strings"
@@ -43,15 +44,49 @@ func NewHost(env []string, cwd string) *Host {
 	h := &Host{UID: os.Getuid(), GID: os.Getgid(), Cwd: cwd, Env: env, PPid: os.Getppid()}
 	h.Home = h.Getenv("HOME")
 	h.User, h.Gecos, h.Shell = strconv.Itoa(h.UID), "", "/bin/sh"
-	if u, err := user.LookupId(strconv.Itoa(h.UID)); err == nil {
-		h.User, h.Gecos = u.Username, u.Name
+	if f := passwdEntry(h.UID); f != nil {
+		h.User, h.Gecos = f[0], f[4]
 		if h.Home == "" {
-			h.Home = u.HomeDir
+			h.Home = f[5]
+		}
+		if f[6] != "" {
+			h.Shell = f[6]
 		}
 	}
-	h.Shell = loginShell(h.UID, h.Shell)
 	h.Groups = hostGroups(h.GID)
 	return h
+}
+
+// passwdEntry finds the caller in /etc/passwd, then through NSS with getent
+// (sites keep users in LDAP or sssd). mpiwrap is linked statically, so it
+// can't load NSS modules itself.
+func passwdEntry(uid int) []string {
+	id := strconv.Itoa(uid)
+	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Split(line, ":"); len(f) == 7 && f[2] == id {
+				return f
+			}
+		}
+	}
+	out, err := exec.Command("getent", "passwd", id).Output()
+	if f := strings.Split(strings.TrimSpace(string(out)), ":"); err == nil && len(f) == 7 {
+		return f
+	}
+	return nil
+}
+
+// groupName finds a group's name in /etc/group, then through getent.
+func groupName(gid int) string {
+	id := strconv.Itoa(gid)
+	if g, err := user.LookupGroupId(id); err == nil {
+		return g.Name
+	}
+	out, err := exec.Command("getent", "group", id).Output()
+	if f := strings.Split(strings.TrimSpace(string(out)), ":"); err == nil && len(f) >= 3 {
+		return f[0]
+	}
+	return id
 }
 
 // Getenv is os.Getenv over the host's recorded environment.
@@ -69,21 +104,6 @@ func lookupEnv(env []string, name string) (string, bool) {
 	return "", false
 }
 
-// loginShell reads the shell from /etc/passwd; os/user doesn't expose it.
-func loginShell(uid int, fallback string) string {
-	data, err := os.ReadFile("/etc/passwd")
-	if err != nil {
-		return fallback
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) == 7 && f[2] == strconv.Itoa(uid) && f[6] != "" {
-			return f[6]
-		}
-	}
-	return fallback
-}
-
 func hostGroups(primary int) []Group {
 	gids := []int{primary}
 	if extra, err := os.Getgroups(); err == nil {
@@ -95,11 +115,7 @@ func hostGroups(primary int) []Group {
 	}
 	groups := make([]Group, 0, len(gids))
 	for _, g := range gids {
-		name := strconv.Itoa(g)
-		if gr, err := user.LookupGroupId(name); err == nil {
-			name = gr.Name
-		}
-		groups = append(groups, Group{GID: g, Name: name})
+		groups = append(groups, Group{GID: g, Name: groupName(g)})
 	}
 	return groups
 }

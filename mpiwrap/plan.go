@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -56,14 +57,17 @@ var defaultBinds = []Mount{
 	{Src: "/proc", Dst: "/proc", Dir: true, Recursive: true, Why: "default"},
 	{Src: "/sys", Dst: "/sys", Dir: true, Recursive: true, Why: "default"},
 	{Src: "/tmp", Dst: "/tmp", Dir: true, NoSuidDev: true, Why: "default"},
-	{Src: "/etc/hosts", Dst: "/etc/hosts", Optional: true, Why: "default"},
-	{Src: "/etc/resolv.conf", Dst: "/etc/resolv.conf", Optional: true, Why: "default"},
+	{Src: "/etc/hosts", Dst: "/etc/hosts", ReadOnly: true, NoSuidDev: true, Optional: true, Why: "default"},
+	{Src: "/etc/resolv.conf", Dst: "/etc/resolv.conf", ReadOnly: true, NoSuidDev: true, Optional: true, Why: "default"},
 }
 
-// systemDirs are never bound in as the working directory: binding the host's
-// /usr over the image's would replace the image.
+// systemDirs, and anything below the first group, are never bound in as the
+// working directory: binding the host's /usr/lib over the image's would
+// replace the image. Below /opt and /var (apps, scratch) is fine.
 var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64",
-	"/libx32", "/opt", "/proc", "/run", "/sbin", "/sys", "/usr", "/var"}
+	"/libx32", "/proc", "/run", "/sbin", "/sys", "/usr"}
+
+var topOnlyDirs = []string{"/opt", "/var", "/home", "/srv", "/mnt", "/media"}
 
 // NewPlan combines a spec with the host facts into a plan.
 func NewPlan(spec *Spec, h *Host) (*Plan, error) {
@@ -90,10 +94,11 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 		p.Mounts = append(p.Mounts, m)
 	}
 	p.planHome(spec, h)
+	p.planCwd(spec, h)
+	// User binds come last, so they can nest inside $HOME or the cwd.
 	if err := p.planBinds(spec); err != nil {
 		return nil, err
 	}
-	p.planCwd(spec, h)
 	passwd, group, note := Accounts(img, h)
 	p.Mounts = append(p.Mounts,
 		Mount{Dst: "/etc/passwd", ReadOnly: true, NoSuidDev: true, Content: passwd, Why: "generated: " + note},
@@ -169,6 +174,9 @@ func (p *Plan) planCwd(spec *Spec, h *Host) {
 }
 
 func isSystemDir(path string) bool {
+	if slices.Contains(topOnlyDirs, path) {
+		return true
+	}
 	for _, d := range systemDirs {
 		if path == d || (d != "/" && strings.HasPrefix(path, d+"/")) {
 			return true

@@ -174,58 +174,83 @@ static int mkdirs(const char *upper, const char *rel, int lastdir)
 }
 
 /* Find where path stops existing in the lower layer (resolving symlinks
- * inside it), and make the rest under upper at the resolved place, so the
- * overlay shows it where the container will look. */
-int nsx_precreate(int lowerfd, const char *upper, const char *path, int isdir,
+ * inside it, dangling ones included), and make the rest under upper at the
+ * resolved place, so the overlay shows it where the container will look. */
+int nsx_precreate(int lowerfd, const char *upper, const char *dst, int isdir,
 		  char *err, size_t errlen)
 {
-	char prefix[4096], base[4096], real[4096], rel[8192];
-	size_t len = strlen(path), blen;
+	char path[4096], next[4096], prefix[4096], base[4096], real[4096], rel[8192];
+	char link[64], target[4096];
+	size_t blen;
 	ssize_t n;
-	int parent = dup(lowerfd), fd;
 
-	snprintf(prefix, sizeof prefix, "/proc/self/fd/%d", lowerfd);
-	if ((n = readlink(prefix, base, sizeof base - 1)) < 0 || len >= sizeof prefix) {
+	snprintf(link, sizeof link, "/proc/self/fd/%d", lowerfd);
+	if ((n = readlink(link, base, sizeof base - 1)) < 0) {
 		snprintf(err, errlen, "can't resolve image root: %s", strerror(errno));
-		close(parent);
 		return -1;
 	}
 	base[n] = '\0';
 	blen = (size_t)n;
-	for (size_t i = 1; i <= len; i++) {
-		if (i < len && path[i] != '/')
-			continue;
-		memcpy(prefix, path, i);
-		prefix[i] = '\0';
-		fd = nsx_open_in_root(lowerfd, prefix);
-		if (fd >= 0) {
+	snprintf(path, sizeof path, "%s", dst);
+	for (int hops = 0; hops < 40; hops++) {
+		size_t len = strlen(path);
+		int parent = dup(lowerfd), fd = -1, followed = 0;
+		for (size_t i = 1; i <= len && !followed; i++) {
+			if (i < len && path[i] != '/')
+				continue;
+			memcpy(prefix, path, i);
+			prefix[i] = '\0';
+			fd = nsx_open_in_root(lowerfd, prefix);
+			if (fd >= 0) {
+				close(parent);
+				parent = fd;
+				continue;
+			}
+			if (errno != ENOENT) {
+				snprintf(err, errlen, "can't resolve %s in the image: %s", prefix, strerror(errno));
+				close(parent);
+				return -1;
+			}
+			const char *name = strrchr(prefix, '/') + 1;
+			n = readlinkat(parent, name, target, sizeof target - 1);
+			if (n >= 0) { /* a dangling link: follow it, inside the image */
+				target[n] = '\0';
+				*strrchr(prefix, '/') = '\0';
+				if ((size_t)snprintf(next, sizeof next, "%s%s%s%s",
+						     target[0] == '/' ? "" : prefix,
+						     target[0] == '/' ? "" : "/", target,
+						     path + i) >= sizeof next) {
+					snprintf(err, errlen, "path too long resolving %s", dst);
+					close(parent);
+					return -1;
+				}
+				memcpy(path, next, sizeof path);
+				close(parent);
+				followed = 1;
+				continue;
+			}
+			/* Missing from here on: make it under upper, below the
+			 * resolved location of the last component that exists. */
+			snprintf(link, sizeof link, "/proc/self/fd/%d", parent);
+			n = readlink(link, real, sizeof real - 1);
 			close(parent);
-			parent = fd;
-			continue;
+			if (n < 0 || (size_t)n < blen || strncmp(real, base, blen) != 0) {
+				snprintf(err, errlen, "can't place %s inside the image", prefix);
+				return -1;
+			}
+			real[n] = '\0';
+			snprintf(rel, sizeof rel, "%s/%s%s", real + blen, name, path + i);
+			if (mkdirs(upper, rel[0] == '/' ? rel + 1 : rel, isdir) < 0) {
+				snprintf(err, errlen, "can't make %s in the overlay: %s", rel, strerror(errno));
+				return -1;
+			}
+			return 0;
 		}
-		if (errno != ENOENT) {
-			snprintf(err, errlen, "can't resolve %s in the image: %s", prefix, strerror(errno));
+		if (!followed) {
 			close(parent);
-			return -1;
+			return 0;
 		}
-		/* Missing from here on: make it under upper, below the resolved
-		 * location of the last component that exists. */
-		char link[64];
-		snprintf(link, sizeof link, "/proc/self/fd/%d", parent);
-		n = readlink(link, real, sizeof real - 1);
-		close(parent);
-		if (n < 0 || (size_t)n < blen || strncmp(real, base, blen) != 0) {
-			snprintf(err, errlen, "can't place %s inside the image", prefix);
-			return -1;
-		}
-		real[n] = '\0';
-		snprintf(rel, sizeof rel, "%s%s", real + blen, path + (strrchr(prefix, '/') - prefix));
-		if (mkdirs(upper, rel[0] == '/' ? rel + 1 : rel, isdir) < 0) {
-			snprintf(err, errlen, "can't make %s in the overlay: %s", rel, strerror(errno));
-			return -1;
-		}
-		return 0;
 	}
-	close(parent);
-	return 0;
+	snprintf(err, errlen, "too many symlinks resolving %s in the image", dst);
+	return -1;
 }

@@ -1,0 +1,90 @@
+package mpiwrap
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+)
+
+func TestSlurmLocalSize(t *testing.T) {
+	tests := []struct {
+		list string
+		node int
+		want int
+	}{
+		{"4", 0, 4}, {"2(x3),1", 0, 2}, {"2(x3),1", 2, 2}, {"2(x3),1", 3, 1},
+		{"2(x3),1", 4, -1}, {"", 0, -1}, {"x", 0, -1}, {"3", -1, -1},
+	}
+	for _, tt := range tests {
+		if got := slurmLocalSize(tt.list, tt.node); got != tt.want {
+			t.Errorf("slurmLocalSize(%q, %d) = %d, want %d", tt.list, tt.node, got, tt.want)
+		}
+	}
+}
+
+func TestDetectLauncher(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want Launcher
+	}{
+		{"hydra", []string{"PMI_RANK=3", "PMI_SIZE=8", "MPI_LOCALRANKID=1", "MPI_LOCALNRANKS=4", "PMI_PORT=h:1"},
+			Launcher{Name: "hydra", Rank: 3, Size: 8, LocalRank: 1, LocalSize: 4, Step: "hydra:h:1"}},
+		{"slurm", []string{"SLURM_PROCID=5", "SLURM_NTASKS=8", "SLURM_LOCALID=1", "SLURM_STEP_TASKS_PER_NODE=4(x2)", "SLURM_NODEID=1", "SLURM_JOB_ID=9", "SLURM_STEP_ID=0"},
+			Launcher{Name: "slurm", Rank: 5, Size: 8, LocalRank: 1, LocalSize: 4, Step: "slurm:9.0"}},
+		{"openmpi", []string{"OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_LOCAL_RANK=2", "OMPI_COMM_WORLD_LOCAL_SIZE=4", "PMIX_NAMESPACE=prterun-x@1", "PMIX_RANK=2"},
+			Launcher{Name: "openmpi", Rank: 2, Size: 4, LocalRank: 2, LocalSize: 4, Step: "ompi:prterun-x@1"}},
+		// hydra started by srun: the inner launcher wins.
+		{"hydra in slurm", []string{"SLURM_PROCID=0", "SLURM_JOB_ID=9", "SLURM_STEP_ID=1", "PMI_RANK=1", "PMI_SIZE=2", "MPI_LOCALRANKID=1", "MPI_LOCALNRANKS=2", "PMI_PORT=h:2"},
+			Launcher{Name: "hydra", Rank: 1, Size: 2, LocalRank: 1, LocalSize: 2, Step: "hydra:h:2"}},
+		{"none", []string{"PATH=/bin"}, Launcher{Name: "none", Rank: -1, Size: -1, LocalRank: -1, LocalSize: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := DetectLauncher(tt.env)
+			got.Source = ""
+			if got != tt.want {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// The C fast path must find the same socket as the Go code.
+func TestJoinKeyMatchesC(t *testing.T) {
+	cases := [][]string{
+		{"MPI_LOCALNRANKS=4", "PMI_PORT=node1:4242"},
+		{"OMPI_COMM_WORLD_LOCAL_SIZE=2", "PMIX_NAMESPACE=prterun-n-1@1"},
+		{"OMPI_COMM_WORLD_LOCAL_SIZE=2"},
+		{"SLURM_JOB_ID=12", "SLURM_STEP_ID=3"},
+		{"PMIX_NAMESPACE=slurm.pmix.12.3"},
+	}
+	vars := []string{"MPI_LOCALNRANKS", "PMI_PORT", "PMI_FD", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_NAMESPACE", "SLURM_JOB_ID", "SLURM_STEP_ID"}
+	for _, env := range cases {
+		t.Run(strings.Join(env, ","), func(t *testing.T) {
+			for _, v := range vars {
+				t.Setenv(v, "")
+				os.Unsetenv(v)
+			}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			goKey := nodeKey(stepKey(os.Getenv))
+			cKey, ok := nsexec.JoinKeyC()
+			if !ok || cKey != goKey {
+				t.Fatalf("C key %q (%v), Go key %q", cKey, ok, goKey)
+			}
+			dir, err := rendezvousDir(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cPath, ok := nsexec.SocketPathC(cKey)
+			if !ok || cPath != socketPath(dir, goKey) {
+				t.Fatalf("C socket %q (%v), Go socket %q", cPath, ok, socketPath(dir, goKey))
+			}
+		})
+	}
+}
