@@ -260,5 +260,22 @@ func (k *keeper) cleanup() {
 	if unix.Stat(path, &st) == nil && strconv.FormatUint(st.Ino, 10) == os.Getenv("_MPIWRAP_SOCK_INO") {
 		os.Remove(path)
 	}
+	sweepStale(dir)
 	os.Remove(dir)
+}
+
+// sweepStale removes sockets whose keeper was killed before it could clean
+// up (a SIGKILLed job step, say): nobody answers them.
+func sweepStale(dir string) {
+	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	for _, s := range socks {
+		fd, err := dial(s)
+		if err == nil {
+			unix.Close(fd)
+			continue
+		}
+		if errors.Is(err, unix.ECONNREFUSED) {
+			os.Remove(s)
+		}
+	}
 }

@@ -1,0 +1,111 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rendezvous is where a's ranks meet; it must be gone after every job.
+func rendezvous(a account) string { return fmt.Sprintf("/tmp/mpiwrap-%d", a.uid) }
+
+func noLeftovers(t *testing.T, a account) {
+	t.Helper()
+	eventually(t, 10*time.Second, "rendezvous directory removed", func() bool {
+		_, err := os.Stat(rendezvous(a))
+		return os.IsNotExist(err)
+	})
+	entries, _ := os.ReadDir("/dev/shm")
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "mpiwrap") {
+			t.Errorf("left in /dev/shm: %s", e.Name())
+		}
+	}
+}
+
+func lines(s string) []string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	sort.Strings(l)
+	return l
+}
+
+func TestHydraRanksShareNamespace(t *testing.T) {
+	require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
+	forEach(t, func(t *testing.T, a account) {
+		r := must(t, runAs(t, a, work, nil, 60*time.Second, "mpiexec.mpich", "-n", "4", bin, tiny,
+			"sh", "-c", "echo $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/user)"))
+		got := lines(r.stdout)
+		host, _ := os.Readlink("/proc/self/ns/mnt")
+		if len(got) != 4 || got[0] != got[3] || strings.Contains(got[0], host) {
+			t.Fatalf("4 ranks should share one new namespace (host %s):\n%s", host, r)
+		}
+		noLeftovers(t, a)
+	})
+}
+
+// The first rank may exit before the others arrive: the keeper holds the
+// namespace until every expected rank has joined.
+func TestLeaderExitsEarly(t *testing.T) {
+	forEach(t, func(t *testing.T, a account) {
+		key := fmt.Sprintf("early-%d-%d", a.uid, time.Now().UnixNano())
+		var seen []string
+		for i := 0; i < 3; i++ {
+			r := must(t, mpiwrap(t, a, nil, "--join-key", key, "--join-size", "3", tiny, "readlink", "/proc/self/ns/mnt"))
+			seen = append(seen, strings.TrimSpace(r.stdout))
+		}
+		if seen[0] != seen[1] || seen[1] != seen[2] {
+			t.Fatalf("ranks started one after another must share one namespace: %q", seen)
+		}
+		noLeftovers(t, a)
+	})
+}
+
+// A job that dies before all its ranks joined leaves nothing behind: the
+// keeper sees its launcher go.
+func TestCrashedJobLeavesNothing(t *testing.T) {
+	forEach(t, func(t *testing.T, a account) {
+		key := fmt.Sprintf("crash-%d-%d", a.uid, time.Now().UnixNano())
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		// The "launcher" is a shell that starts 2 of 4 ranks, then is killed.
+		script := fmt.Sprintf("%[1]s --join-key %[2]s --join-size 4 %[3]s sleep 60 & %[1]s --join-key %[2]s --join-size 4 %[3]s sleep 60 & wait",
+			bin, key, tiny)
+		cmd := cmdAs(ctx, a, work, nil, "sh", "-c", script)
+		cmd.SysProcAttr = withPgid(cmd.SysProcAttr)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "keeper socket appears", func() bool {
+			m, _ := filepath.Glob(rendezvous(a) + "/*.sock")
+			return len(m) == 1
+		})
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		noLeftovers(t, a)
+	})
+}
+
+func withPgid(attr *syscall.SysProcAttr) *syscall.SysProcAttr {
+	if attr == nil {
+		attr = &syscall.SysProcAttr{}
+	}
+	attr.Setpgid = true
+	return attr
+}
+
+func TestDifferentImageOnOneNodeRefused(t *testing.T) {
+	a := accounts(t)[1]
+	key := fmt.Sprintf("mismatch-%d", time.Now().UnixNano())
+	must(t, mpiwrap(t, a, nil, "--join-key", key, "--join-size", "2", tiny, "true"))
+	r := mpiwrap(t, a, nil, "--join-key", key, "--join-size", "2", "-b", work+":/extra", tiny, "true")
+	wantFail(t, r, 125, "all ranks of a step on one node share one container")
+	// The keeper still waits for its second rank; give it the right one.
+	must(t, mpiwrap(t, a, nil, "--join-key", key, "--join-size", "2", tiny, "true"))
+	noLeftovers(t, a)
+}
