@@ -7,6 +7,8 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Host is what a rank knows about where it runs: identity, environment and
@@ -31,7 +33,8 @@ type Group struct {
 
 // CurrentHost reads the current process's facts.
 func CurrentHost() (*Host, error) {
-	cwd, err := os.Getwd()
+	// getcwd, not os.Getwd (which may answer $PWD): the C half uses it too.
+	cwd, err := unix.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("get working directory: %w", err)
 	}

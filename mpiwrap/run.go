@@ -26,8 +26,10 @@ func Run(spec *Spec, stderr io.Writer) error {
 	}
 	rank := p.RankLabel()
 	prefix := fmt.Sprintf("mpiwrap[rank %s pid %d]: ", rank, os.Getpid())
-	for _, w := range p.Warnings {
-		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, w)
+	if p.Join.Shared { // a rank of its own prints them from its plan
+		for _, w := range p.Warnings {
+			fmt.Fprintf(stderr, "%swarning: %s\n", prefix, w)
+		}
 	}
 	if spec.Verbose {
 		p.Describe(stderr, prefix)
@@ -36,7 +38,7 @@ func Run(spec *Spec, stderr io.Writer) error {
 		return err
 	}
 	if !p.Join.Shared {
-		return p.runAlone(rank, spec.Verbose)
+		return p.runAlone(spec, rank)
 	}
 	return p.runShared(rank, h.Cwd)
 }
@@ -51,7 +53,7 @@ func (p *Plan) RankLabel() string {
 
 // runAlone builds a namespace of its own and execs the command in it, all
 // in one C stage.
-func (p *Plan) runAlone(rank string, verbose bool) error {
+func (p *Plan) runAlone(spec *Spec, rank string) error {
 	ops := &nsexec.Plan{}
 	fuseSock := -1
 	if p.Image.Kind == ImageSquashFS {
@@ -65,8 +67,16 @@ func (p *Plan) runAlone(rank string, verbose bool) error {
 			return fmt.Errorf("pass squashfuse socket: %w", err)
 		}
 	}
-	p.encodeSetup(ops, rank, verbose, fuseSock)
+	p.encodeSetup(ops, rank, spec.Verbose, fuseSock)
+	for _, w := range p.Warnings {
+		ops.Print("warning: ", w)
+	}
 	p.encodeCommand(ops)
+	if p.cacheable(spec) && p.Launcher.Step == "" {
+		cwd, _ := unix.Getwd()
+		env := os.Environ()
+		savePlan(ops.Bytes(), p.cacheDeps(spec), planInputs(os.Args, env, cwd), planCacheName(os.Args, env, cwd))
+	}
 	return execApply(ops, rank)
 }
 

@@ -342,9 +342,13 @@ void nsx_fastpath(int argc, char **argv)
 	uint32_t status;
 	char *req;
 
-	if (&mpiwrap_fastpath_enabled == NULL || argc < 3 || flag_present(argc, argv) ||
-	    nsx_join_key(key, sizeof key) < 0 ||
-	    nsx_socket_path(key, path, sizeof path) < 0)
+	if (&mpiwrap_fastpath_enabled == NULL || argc < 3)
+		return;
+	if (nsx_join_key(key, sizeof key) < 0) {
+		nsx_plan_cache(argc, argv); /* a rank of its own */
+		return;
+	}
+	if (flag_present(argc, argv) || nsx_socket_path(key, path, sizeof path) < 0)
 		return;
 	if ((s = connect_keeper(path)) < 0 && (s = elect(argc, argv, path)) < 0)
 		return;

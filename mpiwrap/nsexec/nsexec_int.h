@@ -32,6 +32,10 @@ int nsx_recv_fds(int sock, int *fds, int max, void *buf, size_t *buflen);
 void nsx_exec(const char *image, char **argv, char **envp)
 	__attribute__((noreturn));
 
+/* plancache.c */
+void nsx_plan_cache(int argc, char **argv);
+void nsx_file_identity(const char *path, char *out, size_t len);
+
 /* fastpath.c */
 void nsx_fastpath(int argc, char **argv);
 void nsx_fuse_helper(int argc, char **argv);
