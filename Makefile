@@ -1,10 +1,17 @@
 # mpiwrap: build, demo, test, bench. Run as root on Debian 12 (see README).
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
-BIN := bin/mpiwrap
-# Static: a rank pays one extra exec of mpiwrap, and a static binary skips
-# the dynamic loader (see README, Performance). osusergo: no NSS in-process.
-GOFLAGS_STATIC := -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static" -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)'
+BIN ?= bin/mpiwrap
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# Static, and with musl where musl-gcc is installed: every rank pays one
+# extra exec of mpiwrap, and a static musl binary starts without the
+# dynamic loader and without glibc's CPU-feature probing (see README,
+# Performance). osusergo: no NSS inside the binary (getent is used).
+GOFLAGS_STATIC := -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static" -X main.version=$(VERSION)'
+MUSL_CC := $(shell command -v musl-gcc 2>/dev/null)
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+# musl's headers lack the kernel's; borrow only those.
+KHDRS := bin/kernel-headers
 DEMO_IMAGE ?= /tmp/mpiwrap-demo-image
 
 .PHONY: all build deps demo test unit bench clean
@@ -12,7 +19,14 @@ DEMO_IMAGE ?= /tmp/mpiwrap-demo-image
 all: build
 
 build:
+ifneq ($(MUSL_CC),)
+	mkdir -p $(KHDRS) && ln -sfn /usr/include/linux $(KHDRS)/linux && \
+	  ln -sfn /usr/include/asm-generic $(KHDRS)/asm-generic && \
+	  ln -sfn /usr/include/$(MULTIARCH)/asm $(KHDRS)/asm
+	CC=$(MUSL_CC) CGO_CFLAGS="-O2 -I$(abspath $(KHDRS))" $(GO) build $(GOFLAGS_STATIC) -o $(BIN) ./cmd/mpiwrap
+else
 	$(GO) build $(GOFLAGS_STATIC) -o $(BIN) ./cmd/mpiwrap
+endif
 
 deps:
 	ci/deps.sh

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	build-essential libc6-dev make git ca-certificates
+	build-essential libc6-dev musl-tools make git ca-certificates
 	mpich libmpich-dev openmpi-bin libopenmpi-dev libpmix-dev libpmix2
 	slurm-wlm munge
 	squashfuse squashfs-tools fuse3 debootstrap

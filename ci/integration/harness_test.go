@@ -38,7 +38,7 @@ func setup(m *testing.M) int {
 	work = filepath.Join(dir, "work")
 	os.Mkdir(work, 0o1777)
 	steps := [][]string{
-		{"go", "build", "-tags", "osusergo,netgo", "-ldflags", "-linkmode external -extldflags -static", "-o", bin, "../../cmd/mpiwrap"},
+		{"make", "-s", "-C", "../..", "build", "BIN=" + bin},
 		{"../images/tiny.sh", tiny},
 		{"mksquashfs", tiny, tinySqfs, "-noappend", "-quiet", "-comp", "lz4"},
 		{"chmod", "-R", "a+rX", dir},

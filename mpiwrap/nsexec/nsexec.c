@@ -168,9 +168,42 @@ static void close_from(const char *s)
 		close(fd);
 }
 
-__attribute__((constructor)) static void nsexec_init(int argc, char **argv)
+/* Our own argv, from /proc/self/cmdline: musl, unlike glibc, passes
+ * constructors no arguments. */
+static char **own_args(int *argc)
 {
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap), **argv;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (buf == NULL || fd < 0)
+		nsx_die(EXIT_MPIWRAP, "can't read /proc/self/cmdline: %s", strerror(errno));
+	while ((r = read(fd, buf + n, cap - n)) > 0) {
+		n += (size_t)r;
+		if (n == cap && (buf = realloc(buf, cap *= 2)) == NULL)
+			nsx_die(EXIT_MPIWRAP, "can't read /proc/self/cmdline");
+	}
+	close(fd);
+	*argc = 0;
+	for (size_t i = 0; i < n; i++)
+		*argc += buf[i] == '\0';
+	argv = calloc((size_t)*argc + 1, sizeof *argv);
+	if (argv == NULL)
+		nsx_die(EXIT_MPIWRAP, "can't allocate argv");
+	for (size_t i = 0, k = 0; i < n; i += strlen(buf + i) + 1)
+		argv[k++] = buf + i;
+	return argv;
+}
+
+__attribute__((constructor)) static void nsexec_init(void)
+{
+	int argc = 0;
+	char **argv = NULL;
+
 	nsexec_stage = getenv("_MPIWRAP_STAGE");
+	if (nsexec_stage == NULL || strcmp(nsexec_stage, "fuse") == 0)
+		argv = own_args(&argc);
 	if (nsexec_stage == NULL) {
 		/* The fast path execs before anything touched signals. */
 		nsx_fastpath(argc, argv);

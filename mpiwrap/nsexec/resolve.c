@@ -27,13 +27,39 @@ int nsx_open_in_root(int rootfd, const char *path)
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 }
 
+/* The statx UAPI layout up to stx_mnt_id (a stable ABI), declared here
+ * because musl has neither a statx() wrapper nor struct statx. */
+struct nsx_statx {
+	uint32_t mask, blksize;
+	uint64_t attributes;
+	uint32_t nlink, uid, gid;
+	uint16_t mode, spare0;
+	uint64_t ino, size, blocks, attributes_mask;
+	struct {
+		int64_t sec;
+		uint32_t nsec;
+		int32_t spare;
+	} atime, btime, ctime, mtime;
+	uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+	uint64_t mnt_id;
+	uint64_t spare[13];
+};
+
+_Static_assert(__builtin_offsetof(struct nsx_statx, mnt_id) == 0x90, "statx layout");
+
+#define NSX_STATX_MNT_ID 0x1000U
+
 int nsx_mnt_id(int fd, uint64_t *id)
 {
-	struct statx sx;
+	struct nsx_statx sx;
 
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, NSX_STATX_MNT_ID, &sx) < 0)
 		return -1;
-	*id = sx.stx_mnt_id;
+	if (!(sx.mask & NSX_STATX_MNT_ID)) {
+		errno = ENOSYS; /* Linux < 5.8 */
+		return -1;
+	}
+	*id = sx.mnt_id;
 	return 0;
 }
 
