@@ -64,7 +64,7 @@ func (k *keeper) build() string {
 	if err := CheckUserNamespaces(); err != nil {
 		return err.Error()
 	}
-	k.inputs = mountInputs(spec, h.Home, cwd)
+	k.inputs = mountInputs(spec, h.Env, cwd)
 	k.nsfds, err = k.plan.buildNamespace(k.plan.RankLabel(), spec.Verbose)
 	if err != nil {
 		return err.Error()
@@ -96,7 +96,7 @@ func (p *Plan) buildNamespace(rank string, verbose bool) ([]int, error) {
 	p.encodeSetup(ops, rank, verbose, fuseSock)
 	ops.SendNS(3)
 	var stderr bytes.Buffer
-	cmd, err := startApply(ops, rank, &stderr, extra...)
+	cmd, err := startApply(ops, rank, &stderr, nil, extra...)
 	theirs.Close()
 	if err != nil {
 		return nil, err
@@ -214,8 +214,7 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	if spec == nil {
 		return repError, []byte("the namespace keeper only runs commands")
 	}
-	home, _ := lookupEnv(req.env, "HOME")
-	if mountInputs(spec, home, req.cwd) != k.inputs {
+	if mountInputs(spec, req.env, req.cwd) != k.inputs {
 		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel()))
 	}
 	env, err := BuildEnv(req.env, spec)

@@ -95,6 +95,12 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	}
 	p.planHome(spec, h)
 	p.planCwd(spec, h)
+	switch spec.PMI {
+	case "off":
+		p.stripPMI()
+	case "", "auto", "passthrough":
+		p.planPassthrough(h.Env)
+	}
 	// User binds come last, so they can nest inside $HOME or the cwd.
 	if err := p.planBinds(spec); err != nil {
 		return nil, err
@@ -242,11 +248,12 @@ func planJoin(spec *Spec, l Launcher) Join {
 // container's mounts. The keeper gives a rank whose inputs match the
 // leader's the leader's mounts without planning them again, and refuses a
 // rank whose inputs differ: one node, one container.
-func mountInputs(spec *Spec, home, cwd string) string {
+func mountInputs(spec *Spec, env []string, cwd string) string {
+	home, _ := lookupEnv(env, "HOME")
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode([]any{spec.Image, spec.Binds, spec.NoHome, spec.NoCwd, spec.Profiles,
-		spec.NoProfile, spec.ProfileFiles, spec.ABIPolicy, home})
+		spec.NoProfile, spec.ProfileFiles, spec.ABIPolicy, spec.PMI, home, pmixDirs(env)})
 	if !spec.NoCwd {
 		_ = enc.Encode(cwd)
 	}

@@ -167,14 +167,18 @@ func TestJoinDecision(t *testing.T) {
 func TestMountInputs(t *testing.T) {
 	a := &Spec{Image: "/img", Binds: []BindSpec{{Src: "/a", Dst: "/a"}}}
 	b := &Spec{Image: "/img", Binds: []BindSpec{{Src: "/a", Dst: "/a"}}, EnvEdits: []EnvEdit{{Op: "set", Name: "X"}}, Command: []string{"other"}}
-	if mountInputs(a, "/h", "/w") != mountInputs(b, "/h", "/w") {
-		t.Error("env and command must not change the mount inputs")
+	env := []string{"HOME=/h", "PMI_RANK=1"}
+	if mountInputs(a, env, "/w") != mountInputs(b, []string{"HOME=/h", "PMI_RANK=2", "X=y"}, "/w") {
+		t.Error("env edits, rank variables and the command must not change the mount inputs")
 	}
-	if mountInputs(a, "/h", "/w") == mountInputs(a, "/h", "/elsewhere") {
+	if mountInputs(a, env, "/w") == mountInputs(a, env, "/elsewhere") {
 		t.Error("the working directory is bound, so it must change the inputs")
 	}
+	if mountInputs(a, env, "/w") == mountInputs(a, append(env, "PMIX_SERVER_TMPDIR=/var/spool/x"), "/w") {
+		t.Error("PMIx directories are bound, so they must change the inputs")
+	}
 	nocwd := &Spec{Image: "/img", NoCwd: true}
-	if mountInputs(nocwd, "/h", "/w") != mountInputs(nocwd, "/h", "/elsewhere") {
+	if mountInputs(nocwd, env, "/w") != mountInputs(nocwd, env, "/elsewhere") {
 		t.Error("with --no-cwd the working directory must not matter")
 	}
 }

@@ -61,7 +61,7 @@ func execApply(ops *nsexec.Plan, rank string) error {
 
 // startApply runs the C apply stage as a child with extra descriptors, which
 // it sees as 3, 4, ... in order.
-func startApply(ops *nsexec.Plan, rank string, stderr io.Writer, extra ...*os.File) (*exec.Cmd, error) {
+func startApply(ops *nsexec.Plan, rank string, stderr io.Writer, env []string, extra ...*os.File) (*exec.Cmd, error) {
 	plan, err := planFile(ops)
 	if err != nil {
 		return nil, err
@@ -70,8 +70,8 @@ func startApply(ops *nsexec.Plan, rank string, stderr io.Writer, extra ...*os.Fi
 	cmd := exec.Command(selfExe)
 	cmd.Args = []string{"mpiwrap"}
 	cmd.ExtraFiles = append(extra, plan)
-	cmd.Env = stageEnv("apply", rank, "_MPIWRAP_PLAN="+strconv.Itoa(2+len(cmd.ExtraFiles)),
-		"_MPIWRAP_CLOSE_FROM="+strconv.Itoa(3+len(cmd.ExtraFiles)))
+	cmd.Env = append(stageEnv("apply", rank, "_MPIWRAP_PLAN="+strconv.Itoa(2+len(cmd.ExtraFiles)),
+		"_MPIWRAP_CLOSE_FROM="+strconv.Itoa(3+len(cmd.ExtraFiles))), env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start namespace setup: %w", err)

@@ -18,8 +18,11 @@ import (
 )
 
 func main() {
-	if nsexec.Stage() == "keeper" {
+	switch nsexec.Stage() {
+	case "keeper":
 		os.Exit(mpiwrap.RunKeeper(parseRun))
+	case "apply": // the C plan returned: run a task inside a container
+		os.Exit(mpiwrap.RunInsideStage())
 	}
 	os.Exit(execute(os.Args[1:]))
 }

@@ -96,6 +96,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.IntVar(&s.JoinSize, "join-size", 0, "`N` ranks share the node's namespace (default: from the launcher)")
 	fs.BoolVar(&s.NoJoin, "no-join", false, "give every rank its own namespace (breaks MPI shared memory)")
 	fs.BoolVarP(&s.Verbose, "verbose", "v", false, "print every mount, bind and environment decision")
+	fs.StringVar(&s.PMI, "pmi", "auto", "how the rank reaches the launcher's PMI: `auto`, passthrough, proxy or off")
 }
 
 // envEditFlag appends edits in command-line order across all three flags.
@@ -166,6 +167,11 @@ func (o *runOptions) build(args []string) (*mpiwrap.Spec, error) {
 		if e.Op == "file" && !filepath.IsAbs(e.Name) {
 			spec.EnvEdits[i].Name = filepath.Join(cwd, e.Name)
 		}
+	}
+	switch spec.PMI {
+	case "auto", "passthrough", "proxy", "off":
+	default:
+		return nil, fmt.Errorf("bad --pmi %q: want auto, passthrough, proxy or off", spec.PMI)
 	}
 	if spec.JoinSize < 0 {
 		return nil, errors.New("bad --join-size: must be positive")

@@ -130,6 +130,24 @@ static void op_open(struct state *st, const char *s, const char *path)
 	st->slots[i] = fd;
 }
 
+static void op_inherit(struct state *st, const char *s, const char *fd)
+{
+	long i = num(s);
+
+	if (i < 0 || i >= MAX_SLOTS || fcntl((int)num(fd), F_GETFD) < 0)
+		nsx_die(EXIT_MPIWRAP, "bad inherited descriptor %s in plan", fd);
+	st->slots[i] = (int)num(fd);
+}
+
+/* After joining a finished container's namespaces, "/" is its root: later
+ * binds (the ld.so cache built inside it) resolve there. */
+static void op_root_here(struct state *st)
+{
+	st->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (st->rootfd < 0 || nsx_mnt_id(st->rootfd, &st->rootmnt) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't open the container root: %s", strerror(errno));
+}
+
 static void op_stage(void)
 {
 	if (mount("mpiwrap", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
@@ -390,7 +408,7 @@ static const uint8_t nargs[OP_MAX] = {
 	[OP_STAGE_FD] = 2, [OP_FUSE] = 3, [OP_PRECREATE] = 3, [OP_ROOT] = 2, [OP_BIND] = 6,
 	[OP_REMOUNT_ROOT] = 1, [OP_DETACH] = 1, [OP_PIVOT] = 0,
 	[OP_SENDNS] = 1, [OP_CHDIR] = 1, [OP_EXEC] = 0, [OP_RETURN] = 0,
-	[OP_PRINT] = 2,
+	[OP_PRINT] = 2, [OP_INHERIT] = 2, [OP_ROOT_HERE] = 0,
 };
 
 static int step(struct state *st, struct rec *r, uint32_t *lens)
@@ -426,6 +444,8 @@ static int step(struct state *st, struct rec *r, uint32_t *lens)
 	case OP_EXEC: op_exec(st, r); break;
 	case OP_RETURN: return NSX_RETURN;
 	case OP_PRINT: nsx_logf(a[0], "%s", a[1]); break;
+	case OP_INHERIT: op_inherit(st, a[0], a[1]); break;
+	case OP_ROOT_HERE: op_root_here(st); break;
 	}
 	return NSX_DONE;
 }

@@ -29,6 +29,8 @@ enum {
 	OP_EXEC,        /* image argc argv... env... */
 	OP_RETURN,      /* continue into the Go runtime, inside the namespaces */
 	OP_PRINT,       /* level message: a line on stderr */
+	OP_INHERIT,     /* slot fd: use an inherited descriptor as a bind source */
+	OP_ROOT_HERE,   /* the current root is the container root (after setns) */
 	OP_MAX
 };
 

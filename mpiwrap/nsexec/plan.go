@@ -132,5 +132,12 @@ func (p *Plan) Exec(image string, argv, env []string) {
 	p.op(C.OP_EXEC, append(args, env...)...)
 }
 
+// Inherit uses an inherited descriptor as a bind source in slot.
+func (p *Plan) Inherit(slot, fd int) { p.op(C.OP_INHERIT, itoa(slot), itoa(fd)) }
+
+// RootHere makes the current root (after Setns) the root later binds
+// resolve in.
+func (p *Plan) RootHere() { p.op(C.OP_ROOT_HERE) }
+
 // Return ends the plan and lets the Go runtime start, inside the namespaces.
 func (p *Plan) Return() { p.op(C.OP_RETURN) }

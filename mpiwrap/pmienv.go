@@ -1,0 +1,66 @@
+package mpiwrap
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// pmixModuleVars map what a PMIx server tells its clients to the MCA names a
+// client of another PMIx version reads, as Sarus and Enroot do.
+var pmixModuleVars = [][2]string{
+	{"PMIX_PTL_MODULE", "PMIX_MCA_ptl"},
+	{"PMIX_SECURITY_MODE", "PMIX_MCA_psec"},
+	{"PMIX_GDS_MODULE", "PMIX_MCA_gds"},
+}
+
+// pmixDirVars name host directories a PMIx client must reach at the same
+// path: the server's rendezvous and the shared-memory data store.
+func pmixDirs(env []string) []string {
+	var dirs []string
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "PMIX_SERVER_TMPDIR", k == "PMIX_SYSTEM_TMPDIR", k == "PMIX_NSDIR",
+			strings.HasPrefix(k, "PMIX_DSTORE_") && strings.HasSuffix(k, "_BASE_PATH"):
+			if filepath.IsAbs(v) {
+				dirs = append(dirs, filepath.Clean(v))
+			}
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// planPassthrough keeps the launcher's PMI reachable inside: its descriptors
+// and variables already pass; PMIx also needs its directories at the same
+// paths, and its module variables under the MCA names.
+func (p *Plan) planPassthrough(env []string) {
+	seen := map[string]bool{}
+	for _, d := range pmixDirs(env) {
+		st, err := os.Stat(d)
+		if seen[d] || err != nil || !st.IsDir() || p.covered(d) {
+			continue
+		}
+		seen[d] = true
+		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: d, Dir: true, Recursive: true, NoSuidDev: true,
+			Why: "PMIx directory of the launcher (--pmi=passthrough)"})
+	}
+	for _, m := range pmixModuleVars {
+		v, ok := p.Env.Get(m[0])
+		if _, set := p.Env.Get(m[1]); ok && !set {
+			p.Env.Set(m[1], v)
+			p.Env.notef("set %s=%s from %s (PMIx of another version reads the MCA name)", m[1], v, m[0])
+		}
+	}
+}
+
+// stripPMI makes the rank an MPI singleton (--pmi=off).
+func (p *Plan) stripPMI() {
+	for _, glob := range []string{"PMI_*", "PMIX_*"} {
+		for _, k := range p.Env.Unset(glob) {
+			p.Env.notef("unset %s (--pmi=off)", k)
+		}
+	}
+}
