@@ -49,11 +49,32 @@ func (p *Plan) planPassthrough(env []string) {
 	}
 	for _, m := range pmixModuleVars {
 		v, ok := p.Env.Get(m[0])
-		if _, set := p.Env.Get(m[1]); ok && !set {
-			p.Env.Set(m[1], v)
-			p.Env.notef("set %s=%s from %s (PMIx of another version reads the MCA name)", m[1], v, m[0])
+		if _, set := p.Env.Get(m[1]); !ok || set {
+			continue
+		}
+		why := "PMIx of another version reads the MCA name"
+		if m[0] == "PMIX_GDS_MODULE" {
+			v, why = withoutDs12(v), why+"; without ds12, whose locks fail in a user namespace"
+		}
+		p.Env.Set(m[1], v)
+		p.Env.notef("set %s=%s from %s (%s)", m[1], v, m[0], why)
+	}
+}
+
+// withoutDs12 drops the ds12 data store: its pthread locks can't be set up
+// from inside a user namespace (the client reports an error in
+// gds_ds12_lock_pthread.c; LANL hit the same, charliecloud #866).
+func withoutDs12(modules string) string {
+	var keep []string
+	for _, m := range strings.Split(modules, ",") {
+		if m != "ds12" && m != "" {
+			keep = append(keep, m)
 		}
 	}
+	if len(keep) == 0 {
+		return "hash"
+	}
+	return strings.Join(keep, ",")
 }
 
 // stripPMI makes the rank an MPI singleton (--pmi=off).

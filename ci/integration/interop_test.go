@@ -1,0 +1,61 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// slurmUp reports whether the single-node Slurm from ci/slurm/setup.sh runs.
+func slurmUp() bool {
+	return exec.Command("timeout", "20", "srun", "-n", "1", "true").Run() == nil
+}
+
+// interop is one cell of the launcher x image-MPI matrix: a real 4-rank
+// program (Init, Allreduce, Finalize) in the Debian 12 image.
+type interop struct {
+	name     string
+	needs    []string
+	launcher []string // up to and including the rank count
+	flags    []string // mpiwrap flags
+	program  string
+}
+
+var passthroughCells = []interop{
+	{"hydra/mpich", []string{"mpiexec.mpich"}, []string{"mpiexec.mpich", "-n", "4"}, nil, "/opt/mpiwrap-test/mpich/hello"},
+	{"hydra-pmi-port/mpich", []string{"mpiexec.mpich"}, []string{"mpiexec.mpich", "-pmi-port", "-n", "4"}, nil, "/opt/mpiwrap-test/mpich/hello"},
+	{"srun-pmi2/mpich", []string{"srun"}, []string{"srun", "--mpi=pmi2", "-n", "4"}, nil, "/opt/mpiwrap-test/mpich/hello"},
+	{"srun-pmix/openmpi", []string{"srun"}, []string{"srun", "--mpi=pmix", "-n", "4"}, nil, "/opt/mpiwrap-test/openmpi/hello"},
+	{"mpirun/openmpi", []string{"mpirun.openmpi"}, []string{"mpirun.openmpi", "--oversubscribe", "-n", "4"}, nil, "/opt/mpiwrap-test/openmpi/hello"},
+}
+
+func runCell(t *testing.T, c interop, a account, img string) result {
+	t.Helper()
+	for _, n := range c.needs {
+		require(t, have(n), n)
+		if n == "srun" {
+			require(t, slurmUp(), "a running single-node Slurm (ci/slurm/setup.sh)")
+		}
+	}
+	args := append([]string{}, c.launcher...)
+	if a.uid == 0 && strings.HasPrefix(c.launcher[0], "mpirun") {
+		args = append(args, "--allow-run-as-root")
+	}
+	args = append(append(append(args, bin), c.flags...), img, c.program)
+	return runAs(t, a, work, nil, 120*time.Second, args...)
+}
+
+func TestInteropPassthrough(t *testing.T) {
+	img := debian(t, "bookworm")
+	for _, c := range passthroughCells {
+		t.Run(c.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, a account) {
+				r := runCell(t, c, a, img)
+				if r.code != 0 || strings.TrimSpace(r.stdout) != helloOut || strings.Contains(r.stderr, "ERROR") {
+					t.Fatalf("want %q and no errors, got %s", helloOut, r)
+				}
+			})
+		})
+	}
+}
