@@ -38,7 +38,7 @@ func runInside(nsfds []int, rank, task string, input, out any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s input: %w", task, err)
 	}
-	inFile, err := memfile("mpiwrap-" + task + "-in", in)
+	inFile, err := memfile("mpiwrap-"+task+"-in", in)
 	if err != nil {
 		return err
 	}
