@@ -217,7 +217,7 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	if mountInputs(spec, req.env, req.cwd) != k.inputs {
 		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel()))
 	}
-	env, err := BuildEnv(req.env, spec)
+	env, err := RankEnv(req.env, spec)
 	if err != nil {
 		return repError, []byte(err.Error())
 	}

@@ -78,7 +78,7 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("no command given: usage is mpiwrap [flags] %s CMD [ARGS...]", spec.Image)
 	}
-	env, err := BuildEnv(h.Env, spec)
+	env, err := RankEnv(h.Env, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +95,7 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	}
 	p.planHome(spec, h)
 	p.planCwd(spec, h)
-	switch spec.PMI {
-	case "off":
-		p.stripPMI()
-	case "", "auto", "passthrough":
+	if spec.PMI != "off" {
 		p.planPassthrough(h.Env)
 	}
 	// User binds come last, so they can nest inside $HOME or the cwd.

@@ -35,7 +35,7 @@ func pmixDirs(env []string) []string {
 
 // planPassthrough keeps the launcher's PMI reachable inside: its descriptors
 // and variables already pass; PMIx also needs its directories at the same
-// paths, and its module variables under the MCA names.
+// paths (and its module variables under the MCA names: see pmiEnv).
 func (p *Plan) planPassthrough(env []string) {
 	seen := map[string]bool{}
 	for _, d := range pmixDirs(env) {
@@ -47,18 +47,38 @@ func (p *Plan) planPassthrough(env []string) {
 		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: d, Dir: true, Recursive: true, NoSuidDev: true,
 			Why: "PMIx directory of the launcher (--pmi=passthrough)"})
 	}
+}
+
+// mapPMIxModules sets the MCA names a PMIx client of another version reads.
+func (e *Env) mapPMIxModules() {
 	for _, m := range pmixModuleVars {
-		v, ok := p.Env.Get(m[0])
-		if _, set := p.Env.Get(m[1]); !ok || set {
+		v, ok := e.Get(m[0])
+		if _, set := e.Get(m[1]); !ok || set {
 			continue
 		}
 		why := "PMIx of another version reads the MCA name"
 		if m[0] == "PMIX_GDS_MODULE" {
 			v, why = withoutDs12(v), why+"; without ds12, whose locks fail in a user namespace"
 		}
-		p.Env.Set(m[1], v)
-		p.Env.notef("set %s=%s from %s (%s)", m[1], v, m[0], why)
+		e.Set(m[1], v)
+		e.notef("set %s=%s from %s (%s)", m[1], v, m[0], why)
 	}
+}
+
+// RankEnv is the command's environment for one rank: BuildEnv, then what
+// the PMI mode asks for. The leader and every rank that joins it use it.
+func RankEnv(host []string, spec *Spec) (*Env, error) {
+	e, err := BuildEnv(host, spec)
+	if err != nil {
+		return nil, err
+	}
+	switch spec.PMI {
+	case "off":
+		e.stripPMI()
+	case "", "auto", "passthrough":
+		e.mapPMIxModules()
+	}
+	return e, nil
 }
 
 // withoutDs12 drops the ds12 data store: its pthread locks can't be set up
@@ -78,10 +98,10 @@ func withoutDs12(modules string) string {
 }
 
 // stripPMI makes the rank an MPI singleton (--pmi=off).
-func (p *Plan) stripPMI() {
+func (e *Env) stripPMI() {
 	for _, glob := range []string{"PMI_*", "PMIX_*"} {
-		for _, k := range p.Env.Unset(glob) {
-			p.Env.notef("unset %s (--pmi=off)", k)
+		for _, k := range e.Unset(glob) {
+			e.notef("unset %s (--pmi=off)", k)
 		}
 	}
 }
