@@ -1,0 +1,154 @@
+package elfdeps
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrNotELF marks files that are no ELF object of a usable kind.
+var ErrNotELF = errors.New("not an ELF shared object or executable")
+
+// VersionNeed is one library's entry in .gnu.version_r: the symbol
+// versions this object requires from File (e.g. "libc.so.6").
+type VersionNeed struct {
+	File     string   `json:"file"`
+	Versions []string `json:"versions"`
+	// Weak versions only produce a warning in ld.so when absent.
+	Weak []string `json:"weak,omitempty"`
+}
+
+// Object describes one ELF file as the loader sees it.
+type Object struct {
+	// Path is where the object was found, inside the root (for a
+	// library found through the cache, the cache's path: a symlink).
+	Path string `json:"path"`
+	// Real is Path with all symlinks resolved, inside the root.
+	Real string `json:"real"`
+	// Soname is DT_SONAME, empty if the object has none.
+	Soname string `json:"soname,omitempty"`
+	// Needed lists DT_NEEDED in file order.
+	Needed []string `json:"needed,omitempty"`
+	// RPath and RunPath are the raw DT_RPATH/DT_RUNPATH lists.
+	RPath   []string `json:"rpath,omitempty"`
+	RunPath []string `json:"runpath,omitempty"`
+	// NoDefaultLib is DF_1_NODEFLIB: skip cache and default dirs.
+	NoDefaultLib bool `json:"nodeflib,omitempty"`
+	// Interp is PT_INTERP of an executable.
+	Interp string `json:"interp,omitempty"`
+	// CacheFlags are the ld.so.cache flags ldconfig gives this object.
+	CacheFlags int32 `json:"cache_flags"`
+	// Class and Machine identify the ABI; objects must agree on both.
+	Class   elf.Class   `json:"-"`
+	Machine elf.Machine `json:"-"`
+	// Needs lists the symbol versions required from each library.
+	Needs []VersionNeed `json:"version_needs,omitempty"`
+	// Defines lists the version names this object defines (VERDEF),
+	// without the base entry that repeats the soname.
+	Defines []string `json:"version_defs,omitempty"`
+}
+
+// Name is the name the object is known by: its soname, else the base
+// name of its path.
+func (o *Object) Name() string {
+	if o.Soname != "" {
+		return o.Soname
+	}
+	return o.Path[strings.LastIndexByte(o.Path, '/')+1:]
+}
+
+// ReadObject reads the dynamic information of path inside root.
+func ReadObject(root Root, path string) (*Object, error) {
+	real, err := root.Real(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ELF object: %w", err)
+	}
+	f, eflags, err := openELF(root, real)
+	if err != nil {
+		return nil, fmt.Errorf("read ELF object %s: %w", path, err)
+	}
+	defer f.Close()
+	o := &Object{Path: path, Real: real, Class: f.Class, Machine: f.Machine}
+	if err := fillDynamic(o, f, eflags); err != nil {
+		return nil, fmt.Errorf("read ELF object %s: %w", path, err)
+	}
+	return o, nil
+}
+
+// openELF opens an ELF file and returns it with its e_flags, which
+// debug/elf does not expose. A debug/elf panic on a malformed file
+// becomes an error: the input is untrusted.
+func openELF(root Root, path string) (f *elf.File, eflags uint32, err error) {
+	r, err := root.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.Close()
+			f, err = nil, fmt.Errorf("%w: malformed file (%v)", ErrNotELF, p)
+		}
+	}()
+	f, err = elf.NewFile(r)
+	if err != nil {
+		r.Close()
+		return nil, 0, fmt.Errorf("%w: %v", ErrNotELF, err)
+	}
+	if f.Type != elf.ET_DYN && f.Type != elf.ET_EXEC {
+		f.Close()
+		return nil, 0, fmt.Errorf("%w: type %v", ErrNotELF, f.Type)
+	}
+	off := int64(0x24) // e_flags in Elf32_Ehdr
+	if f.Class == elf.ELFCLASS64 {
+		off = 0x30
+	}
+	var b [4]byte
+	if _, err := r.ReadAt(b[:], off); err == nil {
+		eflags = f.ByteOrder.Uint32(b[:])
+	}
+	return f, eflags, nil
+}
+
+func fillDynamic(o *Object, f *elf.File, eflags uint32) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: malformed dynamic section (%v)", ErrNotELF, p)
+		}
+	}()
+	if s, _ := f.DynString(elf.DT_SONAME); len(s) > 0 {
+		o.Soname = s[0]
+	}
+	o.Needed, _ = f.DynString(elf.DT_NEEDED)
+	o.RPath = splitPaths(f, elf.DT_RPATH)
+	o.RunPath = splitPaths(f, elf.DT_RUNPATH)
+	if v, _ := f.DynValue(elf.DT_FLAGS_1); len(v) > 0 {
+		o.NoDefaultLib = v[0]&uint64(elf.DF_1_NODEFLIB) != 0
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				o.Interp = strings.TrimRight(string(b), "\x00")
+			}
+		}
+	}
+	o.CacheFlags = CacheFlags(f.Class, f.Machine, eflags, slices.Contains(o.Needed, "libc.so.6"))
+	o.Needs = versionNeeds(f)
+	o.Defines = versionDefs(f)
+	return nil
+}
+
+func splitPaths(f *elf.File, tag elf.DynTag) []string {
+	vals, _ := f.DynString(tag)
+	var out []string
+	for _, v := range vals {
+		for _, d := range strings.Split(v, ":") {
+			if d != "" {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}

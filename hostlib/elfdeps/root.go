@@ -1,0 +1,91 @@
+package elfdeps
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+)
+
+// Root is a directory that absolute paths are resolved in: "/" for the
+// host, the unpacked image directory for a container image.
+type Root string
+
+// HostPath turns p, absolute inside the root, into a path on this
+// machine, resolving symlinks so that they cannot leave the root.
+func (r Root) HostPath(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("resolve %q: path is not absolute", p)
+	}
+	if r.isSlash() {
+		return filepath.Clean(p), nil
+	}
+	hp, err := securejoin.SecureJoin(string(r), p)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
+	}
+	return hp, nil
+}
+
+// Real returns p with every symlink resolved, as a path inside the root.
+func (r Root) Real(p string) (string, error) {
+	if r.isSlash() {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		return real, nil
+	}
+	hp, err := securejoin.SecureJoin(string(r), p)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
+	}
+	if _, err := os.Lstat(hp); err != nil {
+		return "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
+	}
+	rel := strings.TrimPrefix(hp, filepath.Clean(string(r)))
+	if rel == "" {
+		rel = "/"
+	}
+	return rel, nil
+}
+
+// Open opens p inside the root for reading.
+func (r Root) Open(p string) (*os.File, error) {
+	hp, err := r.HostPath(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(hp)
+}
+
+// Stat stats p inside the root, following symlinks inside the root.
+func (r Root) Stat(p string) (os.FileInfo, error) {
+	hp, err := r.HostPath(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(hp)
+}
+
+// Glob expands pattern inside the root and returns sorted paths inside
+// the root. Symlinks in the directory part are followed on this machine,
+// so globs are meant for the host root and trusted trees.
+func (r Root) Glob(pattern string) ([]string, error) {
+	if r.isSlash() {
+		return filepath.Glob(pattern)
+	}
+	base := filepath.Clean(string(r))
+	matches, err := filepath.Glob(base + pattern)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range matches {
+		matches[i] = strings.TrimPrefix(m, base)
+	}
+	return matches, nil
+}
+
+func (r Root) isSlash() bool { return r == "" || filepath.Clean(string(r)) == "/" }

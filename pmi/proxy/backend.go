@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/server"
+	"github.com/mpiwrap/mpiwrap/pmi/wire"
+)
+
+// backend is the server.Backend that translates a rank's requests into
+// Upstream calls.
+type backend struct {
+	up    Upstream
+	opts  Options
+	info  pmi.Info
+	batch *batcher // nil unless Options.Batch
+
+	mu    sync.Mutex
+	attrs map[string]attr // job attributes are fixed: ask the host once
+
+	finalizing atomic.Bool // Finalize was called: upstream EOF is expected
+	finalized  atomic.Bool // upstream acknowledged Finalize
+}
+
+type attr struct {
+	value string
+	found bool
+}
+
+func newBackend(up Upstream, opts Options) *backend {
+	b := &backend{up: up, opts: opts, info: up.Info(), attrs: map[string]attr{}}
+	if opts.Batch {
+		b.batch = newBatcher(up, b.info)
+	}
+	return b
+}
+
+func (b *backend) Info() pmi.Info { return b.info }
+
+func (b *backend) Put(ctx context.Context, key, value string) error {
+	if b.batch != nil {
+		b.batch.put(key, value)
+		return nil
+	}
+	return b.up.Put(ctx, key, value)
+}
+
+// Fence commits then fences, the PMIx order; PMI clients commit for free.
+func (b *backend) Fence(ctx context.Context) error {
+	if b.batch != nil {
+		return b.batch.fence(ctx)
+	}
+	if err := b.up.Commit(ctx); err != nil {
+		return err
+	}
+	return b.up.Fence(ctx)
+}
+
+func (b *backend) Get(ctx context.Context, src int, key string) (string, bool, error) {
+	if b.batch != nil {
+		return b.batch.get(ctx, src, key)
+	}
+	return b.up.Get(ctx, src, key)
+}
+
+// JobAttr answers from the cache, the upstream, or a synthesised value.
+func (b *backend) JobAttr(ctx context.Context, key string) (string, bool, error) {
+	b.mu.Lock()
+	a, ok := b.attrs[key]
+	b.mu.Unlock()
+	if ok {
+		return a.value, a.found, nil
+	}
+	v, found, err := b.up.JobAttr(ctx, key)
+	if err != nil {
+		return "", false, err
+	}
+	if !found || v == "" {
+		v, found, err = b.synthesise(ctx, key)
+		if err != nil {
+			return "", false, err
+		}
+	}
+	b.mu.Lock()
+	b.attrs[key] = attr{v, found}
+	b.mu.Unlock()
+	return v, found, nil
+}
+
+// synthesise builds the attributes MPI needs when the host lacks them.
+func (b *backend) synthesise(ctx context.Context, key string) (string, bool, error) {
+	switch key {
+	case pmi.AttrUniverseSize:
+		return strconv.Itoa(b.info.Size), true, nil
+	case pmi.AttrProcessMapping:
+		if nm, ok := b.up.(NodeMapper); ok {
+			nodes, err := nm.NodeIDs(ctx)
+			if err != nil {
+				return "", false, fmt.Errorf("synthesise %s: %w", key, err)
+			}
+			if len(nodes) != b.info.Size {
+				return "", false, fmt.Errorf("synthesise %s: upstream knows the node of %d ranks, job has %d", key, len(nodes), b.info.Size)
+			}
+			v, err := wire.FormatMapping(nodes)
+			return v, err == nil && len(v) <= wire.MaxValue, err
+		}
+		if b.opts.LocalSize == b.info.Size && b.info.Size > 0 {
+			v, err := wire.BlockMapping(b.info.Size, b.info.Size)
+			return v, err == nil, err
+		}
+	}
+	// Unknown: MPICH then falls back to exchanging host names.
+	return "", false, nil
+}
+
+func (b *backend) Abort(ctx context.Context, code int, msg string) error {
+	return b.up.Abort(ctx, code, msg)
+}
+
+func (b *backend) Finalize(ctx context.Context) error {
+	b.finalizing.Store(true)
+	if err := b.up.Finalize(ctx); err != nil {
+		return err
+	}
+	b.finalized.Store(true)
+	return nil
+}
+
+// Maxes reports the upstream's limits, so clients size their values to
+// what the host accepts.
+func (b *backend) Maxes() wire.Maxes {
+	if l, ok := b.up.(server.Limiter); ok {
+		return l.Maxes()
+	}
+	return wire.DefaultMaxes
+}
+
+func (b *backend) PutNodeAttr(ctx context.Context, key, value string) error {
+	na, ok := b.up.(server.NodeAttrs)
+	if !ok {
+		return fmt.Errorf("PMI-2 node attributes: %w by this upstream", errors.ErrUnsupported)
+	}
+	return na.PutNodeAttr(ctx, key, value)
+}
+
+func (b *backend) GetNodeAttr(ctx context.Context, key string, wait bool) (string, bool, error) {
+	na, ok := b.up.(server.NodeAttrs)
+	if !ok {
+		return "", false, fmt.Errorf("PMI-2 node attributes: %w by this upstream", errors.ErrUnsupported)
+	}
+	return na.GetNodeAttr(ctx, key, wait)
+}
+
+func (b *backend) Publish(ctx context.Context, service, port string) error {
+	n, ok := b.up.(server.Names)
+	if !ok {
+		return fmt.Errorf("publish name: %w by this upstream", errors.ErrUnsupported)
+	}
+	return n.Publish(ctx, service, port)
+}
+
+func (b *backend) Unpublish(ctx context.Context, service string) error {
+	n, ok := b.up.(server.Names)
+	if !ok {
+		return fmt.Errorf("unpublish name: %w by this upstream", errors.ErrUnsupported)
+	}
+	return n.Unpublish(ctx, service)
+}
+
+func (b *backend) Lookup(ctx context.Context, service string) (string, bool, error) {
+	n, ok := b.up.(server.Names)
+	if !ok {
+		return "", false, fmt.Errorf("lookup name: %w by this upstream", errors.ErrUnsupported)
+	}
+	return n.Lookup(ctx, service)
+}

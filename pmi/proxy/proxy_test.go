@@ -1,0 +1,257 @@
+package proxy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/proxy"
+	"github.com/mpiwrap/mpiwrap/pmi/server"
+)
+
+// TestProxyFakeLauncher runs ranks behind proxies against the fake
+// launcher for every combination of upstream and downstream protocol.
+func TestProxyFakeLauncher(t *testing.T) {
+	mixed := func(r int) int { return 1 + r%2 }
+	tests := []struct {
+		name     string
+		port     bool
+		up, down func(r int) int
+		batch    bool
+	}{
+		{"pmi1 up pmi1 down", false, one, one, false},
+		{"pmi1 up pmi2 down", false, one, two, false},
+		{"pmi2 up pmi1 down", false, two, one, false},
+		{"pmi2 up pmi2 down", false, two, two, false},
+		{"mixed", false, mixed, func(r int) int { return 2 - r%2 }, false},
+		{"pmi1 port up", true, one, two, false},
+		{"pmi2 port up", true, two, one, false},
+		{"batch pmi1 up", false, one, mixed, true},
+		{"batch pmi2 up", false, two, mixed, true},
+		{"batch mixed port", true, mixed, mixed, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := server.Start
+			if tt.port {
+				start = server.StartPort
+			}
+			const n = 6
+			l, err := start(ctx, server.JobConfig{Size: n, PPN: 3, AppNum: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			ps := make([]*proxied, n)
+			err = runRanks(n, func(r int) error {
+				ps[r] = startProxy(ctx, t, upstreamFor(ctx, t, l, r, tt.up(r)), tt.down(r), proxy.Options{Batch: tt.batch})
+				return rankSession(ctx, ps[r].rank)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r, p := range ps {
+				if err := <-p.served; err != nil {
+					t.Errorf("proxy %d: %v", r, err)
+				}
+				p.up.Close()
+			}
+			if err := l.Wait(ctx); err != nil {
+				t.Fatalf("launcher: %v", err)
+			}
+		})
+	}
+}
+
+func one(int) int { return 1 }
+func two(int) int { return 2 }
+
+// rankSession is what an MPI library does through PMI, then finalize.
+func rankSession(ctx context.Context, c rankClient) error {
+	defer c.Close()
+	in := c.Info()
+	if in.Size != 6 || in.AppNum != 2 || in.KVSName != "kvs_fake_0" {
+		return fmt.Errorf("info %+v", in)
+	}
+	if m, ok, err := c.JobAttr(ctx, pmi.AttrProcessMapping); err != nil || !ok || m != "(vector,(0,2,3))" {
+		return fmt.Errorf("mapping %q found=%v err=%v", m, ok, err)
+	}
+	if u, ok, err := c.JobAttr(ctx, pmi.AttrUniverseSize); err != nil || !ok || u != "6" {
+		return fmt.Errorf("universe %q found=%v err=%v", u, ok, err)
+	}
+	for round := 0; round < 3; round++ {
+		if err := exchange(ctx, c, round); err != nil {
+			return err
+		}
+	}
+	if _, ok, err := c.Get(ctx, pmi.AnyRank, "missing"); ok || err != nil {
+		return fmt.Errorf("missing key found=%v err=%v", ok, err)
+	}
+	return c.Finalize(ctx)
+}
+
+// TestProxyAbort checks that an abort behind a proxy reaches the launcher
+// with its code, and that the other proxies then report the upstream gone
+// instead of hanging in their fence.
+func TestProxyAbort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const n = 3
+	l, err := server.Start(ctx, server.JobConfig{Size: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ps := make([]*proxied, n)
+	for r := range ps {
+		ps[r] = startProxy(ctx, t, upstreamFor(ctx, t, l, r, 1+r%2), 2-r%2, proxy.Options{})
+	}
+	fenced := make(chan error, n)
+	for _, r := range []int{0, 2} {
+		go func() { fenced <- ps[r].rank.Fence(ctx) }()
+	}
+	if err := ps[1].rank.Abort(ctx, 7, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if ae, ok := proxy.IsAbort(<-ps[1].served); !ok || ae.Code != 7 || ae.Rank != 1 {
+		t.Fatalf("proxy 1 returned %v, want abort with code 7", ae)
+	}
+	if ae, ok := proxy.IsAbort(l.Wait(ctx)); !ok || ae.Code != 7 {
+		t.Fatalf("launcher returned %v, want abort with code 7", l.Job().Err())
+	}
+	for _, r := range []int{0, 2} {
+		if err := <-ps[r].served; !errors.Is(err, proxy.ErrUpstreamClosed) {
+			t.Errorf("proxy %d returned %v, want ErrUpstreamClosed", r, err)
+		}
+		if err := <-fenced; err == nil {
+			t.Errorf("a fence succeeded in an aborted job")
+		}
+	}
+}
+
+// TestProxyUpstreamClosed checks that the proxy reports the host going
+// away, both while the rank is idle and while it waits in a fence.
+func TestProxyUpstreamClosed(t *testing.T) {
+	for _, inFence := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in fence %v", inFence), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			l, err := server.Start(ctx, server.JobConfig{Size: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := startProxy(ctx, t, upstreamFor(ctx, t, l, 0, 1), 1, proxy.Options{})
+			fenced := make(chan error, 1)
+			if inFence {
+				go func() { fenced <- p.rank.Fence(ctx) }()
+				time.Sleep(50 * time.Millisecond) // let the fence reach the launcher
+			}
+			l.Close()
+			start := time.Now()
+			if err := <-p.served; !errors.Is(err, proxy.ErrUpstreamClosed) {
+				t.Fatalf("Serve = %v, want ErrUpstreamClosed", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("took %v to notice", d)
+			}
+			if inFence {
+				if err := <-fenced; err == nil {
+					t.Fatal("fence succeeded after the upstream closed")
+				}
+			}
+		})
+	}
+}
+
+// TestProxyRankExits covers a rank that never speaks PMI (the proxy must
+// finalize upstream for it) and one that leaves after init.
+func TestProxyRankExits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, err := server.Start(ctx, server.JobConfig{Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	up := upstreamFor(ctx, t, l, 0, 1)
+	mine, rankEnd, err := proxy.Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rankEnd.Close() // the rank exits without PMI
+	if err := proxy.Serve(ctx, mine, up, proxy.Options{}); err != nil {
+		t.Fatalf("Serve = %v, want nil", err)
+	}
+	up.Close()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatalf("launcher saw %v, want an orderly finalize", err)
+	}
+
+	l2, err := server.Start(ctx, server.JobConfig{Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	p := startProxy(ctx, t, upstreamFor(ctx, t, l2, 0, 2), 2, proxy.Options{})
+	p.rank.Close() // after init, before finalize
+	if err := <-p.served; !errors.Is(err, server.ErrEarlyClose) {
+		t.Fatalf("Serve = %v, want ErrEarlyClose", err)
+	}
+}
+
+// TestProxyBatchValues sends values that need the batch encoding (spaces
+// and ';' do not survive a PMI-1 or PMI-2 upstream as they are) and that
+// span several chunks.
+func TestProxyBatchValues(t *testing.T) {
+	for _, up := range []int{1, 2} {
+		t.Run(fmt.Sprintf("pmi%d up", up), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			const n = 5
+			l, err := server.Start(ctx, server.JobConfig{Size: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			val := func(r, i int) string {
+				if r%2 == 0 { // PMI-1 rank: no spaces, but ';' and ','
+					return fmt.Sprintf("%d;%d,%s", r, i, strings.Repeat("x=%", 220))
+				}
+				return fmt.Sprintf("%d %d %s", r, i, strings.Repeat("y ", 500))
+			}
+			err = runRanks(n, func(r int) error {
+				c := startProxy(ctx, t, upstreamFor(ctx, t, l, r, up), 1+r%2, proxy.Options{Batch: true}).rank
+				defer c.Close()
+				for i := 0; i < 3; i++ {
+					if err := c.Put(ctx, fmt.Sprintf("k%d-%d", r, i), val(r, i)); err != nil {
+						return err
+					}
+				}
+				if err := c.Fence(ctx); err != nil {
+					return err
+				}
+				for p := 0; p < n; p++ {
+					if r%2 == 0 && p%2 == 1 {
+						continue // PMI-1 cannot carry the PMI-2 ranks' spaces
+					}
+					for i := 0; i < 3; i++ {
+						v, ok, err := c.Get(ctx, pmi.AnyRank, fmt.Sprintf("k%d-%d", p, i))
+						if err != nil || !ok || v != val(p, i) {
+							return fmt.Errorf("rank %d: k%d-%d = %.30q... found=%v err=%v", r, p, i, v, ok, err)
+						}
+					}
+				}
+				return c.Finalize(ctx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -1,0 +1,118 @@
+package proxy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/proxy"
+)
+
+// memUp is an in-memory single-rank Upstream, standing in for hosts that
+// lack some attributes (a PMIx adapter would look like this).
+type memUp struct {
+	info   pmi.Info
+	attrs  map[string]string
+	kvs    map[string]string
+	done   chan struct{}
+	aborts []int
+}
+
+func newMemUp(size int, attrs map[string]string) *memUp {
+	return &memUp{info: pmi.Info{Rank: 0, Size: size, KVSName: "mem"}, attrs: attrs,
+		kvs: map[string]string{}, done: make(chan struct{})}
+}
+
+func (m *memUp) Info() pmi.Info                           { return m.info }
+func (m *memUp) Put(_ context.Context, k, v string) error { m.kvs[k] = v; return nil }
+func (m *memUp) Commit(context.Context) error             { return nil }
+func (m *memUp) Fence(context.Context) error              { return nil }
+func (m *memUp) Get(_ context.Context, _ int, k string) (string, bool, error) {
+	v, ok := m.kvs[k]
+	return v, ok, nil
+}
+func (m *memUp) JobAttr(_ context.Context, k string) (string, bool, error) {
+	v, ok := m.attrs[k]
+	return v, ok, nil
+}
+func (m *memUp) Abort(_ context.Context, code int, _ string) error {
+	m.aborts = append(m.aborts, code)
+	return nil
+}
+func (m *memUp) Finalize(context.Context) error { return nil }
+func (m *memUp) Done() <-chan struct{}          { return m.done }
+func (m *memUp) Err() error                     { return nil }
+func (m *memUp) Close() error                   { return nil }
+
+// memUpNodes adds NodeMapper.
+type memUpNodes struct {
+	*memUp
+	nodes []int
+	err   error
+}
+
+func (m *memUpNodes) NodeIDs(context.Context) ([]int, error) { return m.nodes, m.err }
+
+func TestProxySynthesis(t *testing.T) {
+	tests := []struct {
+		name         string
+		up           proxy.Upstream
+		local        int
+		wantMap      string // "" = not found
+		wantUniverse string
+		wantErr      bool
+	}{
+		{"host has both", newMemUp(4, map[string]string{pmi.AttrProcessMapping: "(vector,(0,2,2))", pmi.AttrUniverseSize: "-1"}), 0, "(vector,(0,2,2))", "-1", false},
+		{"node ids", &memUpNodes{memUp: newMemUp(4, nil), nodes: []int{0, 1, 0, 1}}, 0, "(vector,(0,2,1),(0,2,1))", "4", false},
+		{"all local", newMemUp(4, nil), 4, "(vector,(0,1,4))", "4", false},
+		{"empty host value", newMemUp(4, map[string]string{pmi.AttrProcessMapping: ""}), 4, "(vector,(0,1,4))", "4", false},
+		{"unknown layout", newMemUp(4, nil), 2, "", "4", false},
+		{"node ids wrong length", &memUpNodes{memUp: newMemUp(4, nil), nodes: []int{0}}, 0, "", "4", true},
+		{"node ids fail", &memUpNodes{memUp: newMemUp(4, nil), err: errors.New("boom")}, 0, "", "4", true},
+	}
+	for _, tt := range tests {
+		for _, v := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s pmi%d", tt.name, v), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				p := startProxy(ctx, t, tt.up, v, proxy.Options{LocalSize: tt.local})
+				defer p.rank.Close()
+				m, found, err := p.rank.JobAttr(ctx, pmi.AttrProcessMapping)
+				// A PMI-1 get has only rc: a failure reads as "not found".
+				if (err != nil) != (tt.wantErr && v == 2) || m != tt.wantMap || found != (tt.wantMap != "") {
+					t.Fatalf("PMI-%d mapping = %q found=%v err=%v; want %q", v, m, found, err, tt.wantMap)
+				}
+				if u, ok, err := p.rank.JobAttr(ctx, pmi.AttrUniverseSize); err != nil || !ok || u != tt.wantUniverse {
+					t.Fatalf("PMI-%d universe = %q found=%v err=%v; want %s", v, u, ok, err, tt.wantUniverse)
+				}
+				if err := p.rank.Finalize(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestProxyUnsupported checks that a request the upstream cannot serve
+// gets an error reply and the session goes on.
+func TestProxyUnsupported(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p := startProxy(ctx, t, newMemUp(1, nil), 2, proxy.Options{})
+	defer p.rank.Close()
+	na, ok := p.rank.(interface {
+		PutNodeAttr(ctx context.Context, key, value string) error
+	})
+	if !ok {
+		t.Fatal("PMI-2 client has no PutNodeAttr")
+	}
+	if err := na.PutNodeAttr(ctx, "k", "v"); err == nil {
+		t.Fatal("node attributes worked through an upstream without them")
+	}
+	if err := p.rank.Put(ctx, "k", "v"); err != nil {
+		t.Fatalf("the session did not survive an error reply: %v", err)
+	}
+}
