@@ -25,6 +25,8 @@ func (p *Plan) Describe(w io.Writer, prefix string) {
 			line("unmount %s (%s)", m.Dst, m.Why)
 		case m.Content != nil:
 			line("write %s (%s)", m.Dst, m.Why)
+		case m.Farm != nil:
+			line("mount %s: %d links, %d directories (%s)", m.Dst, len(m.Farm.Links), len(m.Farm.Dirs), m.Why)
 		default:
 			line("bind %s -> %s (%s; %s)", m.Src, m.Dst, m.describeFlags(), m.Why)
 		}
@@ -34,6 +36,16 @@ func (p *Plan) Describe(w io.Writer, prefix string) {
 	}
 	for _, n := range p.Env.Notes {
 		line("env: %s", n)
+	}
+	if in := p.Inject; in != nil {
+		line("profiles %s: ld.so.conf and ld.so.cache %s (node cache %s)", strings.Join(in.Profiles, ","), in.LdCache, in.CacheDir)
+		if in.Report != nil {
+			verdict := "allowed"
+			if err := in.Report.Err(); err != nil {
+				verdict = "refused: " + err.Error()
+			}
+			line("ABI check: %s", verdict)
+		}
 	}
 	if p.Join.Shared {
 		line("namespace: shared by the node's ranks: %s", p.Join.Why)

@@ -46,11 +46,17 @@ func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock
 	ops.Stage()
 	ops.StageMkdir("files")
 	for i, m := range p.Mounts {
-		if m.Content != nil {
+		switch {
+		case m.Content != nil:
 			rel := "files/" + filepath.Base(m.Dst)
 			ops.StageWrite(rel, 0o644, m.Content)
 			slots[i] = next
 			ops.StageFd(next, rel)
+			next++
+		case m.Farm != nil:
+			encodeFarm(ops, m.Farm)
+			slots[i] = next
+			ops.StageFd(next, "inject")
 			next++
 		}
 	}
@@ -62,6 +68,9 @@ func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock
 			if !m.Detach && !nestedIn(p.Mounts[:i], m.Dst) {
 				ops.Precreate(imageSlot, m.Dst, m.Dir)
 			}
+		}
+		for _, t := range p.ExtraTargets {
+			ops.Precreate(imageSlot, t, false)
 		}
 	}
 	ops.Root(imageSlot, p.Overlay)
@@ -80,4 +89,15 @@ func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock
 func (p *Plan) encodeCommand(ops *nsexec.Plan) {
 	ops.Chdir(p.Cwd)
 	ops.Exec(p.Image.Path, p.Argv, p.Env.Vars)
+}
+
+// encodeFarm builds the injected tree in the staging tmpfs.
+func encodeFarm(ops *nsexec.Plan, f *Farm) {
+	ops.StageMkdir("inject")
+	for _, d := range f.Dirs {
+		ops.StageMkdir("inject/" + d)
+	}
+	for _, l := range f.Links {
+		ops.StageLink("inject/"+l[0], l[1])
+	}
 }

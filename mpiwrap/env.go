@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/mpiwrap/mpiwrap/hostlib/profile"
 )
 
 // droppedLDVars are host loader settings that would point the container's
@@ -54,8 +56,9 @@ func (e *Env) notef(format string, args ...any) {
 
 // BuildEnv derives the command's environment from the host's: everything
 // passes (launcher variables included) except the host loader settings and
-// mpiwrap's own internal variables, then the user's edits apply in order.
-func BuildEnv(host []string, spec *Spec) (*Env, error) {
+// mpiwrap's own internal variables; then the profiles' edits apply, then
+// the user's, each in order.
+func BuildEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit) (*Env, error) {
 	e := &Env{}
 	for _, kv := range host {
 		k, _, ok := strings.Cut(kv, "=")
@@ -71,6 +74,12 @@ func BuildEnv(host []string, spec *Spec) (*Env, error) {
 			if gone := e.Unset(name); len(gone) > 0 {
 				e.notef("drop host %s (use --keep-ld-env to keep it)", name)
 			}
+		}
+	}
+	if len(profileEdits) > 0 {
+		e.Vars = profile.ApplyEnv(e.Vars, profileEdits)
+		for _, ed := range profileEdits {
+			e.notef("%s (profile %s)", ed, ed.Profile)
 		}
 	}
 	for _, ed := range spec.EnvEdits {

@@ -69,6 +69,14 @@ func (k *keeper) build() string {
 	if err != nil {
 		return err.Error()
 	}
+	if in := k.plan.Inject; in != nil && in.LdCache == "pending" {
+		if err := k.plan.buildLdCacheInside(k.nsfds, k.plan.RankLabel()); err != nil {
+			return err.Error()
+		}
+	}
+	if err := k.plan.Inject.Refused(); err != nil {
+		return err.Error()
+	}
 	return ""
 }
 
@@ -217,7 +225,7 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	if mountInputs(spec, req.env, req.cwd) != k.inputs {
 		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel()))
 	}
-	env, err := RankEnv(req.env, spec)
+	env, err := RankEnv(req.env, spec, k.plan.ProfileEnv)
 	if err != nil {
 		return repError, []byte(err.Error())
 	}

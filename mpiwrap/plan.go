@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/mpiwrap/mpiwrap/hostlib/profile"
 )
 
 // Mount is one bind into the container, in the order it is made.
@@ -21,6 +23,7 @@ type Mount struct {
 	NoSuidDev bool   `json:"nosuid_nodev"`
 	Optional  bool   `json:"optional"`         // warn and skip if the target can't be made
 	Detach    bool   `json:"detach,omitempty"` // unmount Dst instead of binding
+	Farm      *Farm  `json:"farm,omitempty"`   // a generated tree of links (injectRoot)
 	Why       string `json:"why"`
 	Content   []byte `json:"-"` // a generated file's content
 }
@@ -47,6 +50,13 @@ type Plan struct {
 	Join       Join     `json:"join"`
 	Notes      []string `json:"notes,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
+	// Inject is the host stacks the profiles bring; nil without profiles.
+	Inject *Injection `json:"inject,omitempty"`
+	// ProfileEnv are the profiles' environment edits, applied before the
+	// user's own.
+	ProfileEnv []profile.EnvEdit `json:"-"`
+	// ExtraTargets are files bound later (after setup) that must exist.
+	ExtraTargets []string `json:"extra_targets,omitempty"`
 }
 
 // defaultBinds are made for every container. /dev brings /dev/shm and
@@ -78,11 +88,7 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("no command given: usage is mpiwrap [flags] %s CMD [ARGS...]", spec.Image)
 	}
-	env, err := RankEnv(h.Env, spec)
-	if err != nil {
-		return nil, err
-	}
-	p := &Plan{Image: img, Env: env, Argv: spec.Command, Launcher: DetectLauncher(h.Env)}
+	p := &Plan{Image: img, Argv: spec.Command, Launcher: DetectLauncher(h.Env)}
 	for _, m := range defaultBinds {
 		if _, err := os.Stat(m.Src); err != nil {
 			if m.Optional {
@@ -92,6 +98,12 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 			return nil, fmt.Errorf("host %s is missing: %w", m.Src, err)
 		}
 		p.Mounts = append(p.Mounts, m)
+	}
+	if err := p.planInject(spec, h); err != nil {
+		return nil, err
+	}
+	if p.Env, err = RankEnv(h.Env, spec, p.ProfileEnv); err != nil {
+		return nil, err
 	}
 	p.planHome(spec, h)
 	p.planCwd(spec, h)
@@ -106,6 +118,12 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	p.Mounts = append(p.Mounts,
 		Mount{Dst: "/etc/passwd", ReadOnly: true, NoSuidDev: true, Content: passwd, Why: "generated: " + note},
 		Mount{Dst: "/etc/group", ReadOnly: true, NoSuidDev: true, Content: group, Why: "generated: " + note})
+	if p.Inject != nil {
+		if err := p.planLdCache(); err != nil {
+			return nil, err
+		}
+		p.Warnings = append(p.Warnings, p.Inject.warnings()...)
+	}
 	p.planOverlay()
 	p.Join = planJoin(spec, p.Launcher)
 	return p, nil
@@ -205,6 +223,11 @@ func (p *Plan) planOverlay() {
 			missing = append(missing, m.Dst)
 		}
 	}
+	for _, t := range p.ExtraTargets {
+		if !existsInImage(p.Image.Path, t) {
+			missing = append(missing, t)
+		}
+	}
 	if len(missing) > 0 {
 		p.Overlay, p.OverlayWhy = true, "to make mount points missing in the image: "+strings.Join(missing, ", ")
 	}
@@ -214,7 +237,7 @@ func (p *Plan) planOverlay() {
 // the host directory, not the image, decides what exists.
 func nestedIn(earlier []Mount, dst string) bool {
 	for _, m := range earlier {
-		if m.Dir && m.Src != "" && strings.HasPrefix(dst, strings.TrimSuffix(m.Dst, "/")+"/") {
+		if m.Dir && (m.Src != "" || m.Farm != nil) && strings.HasPrefix(dst, strings.TrimSuffix(m.Dst, "/")+"/") {
 			return true
 		}
 	}

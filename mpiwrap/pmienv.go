@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/mpiwrap/mpiwrap/hostlib/profile"
 )
 
 // pmixModuleVars map what a PMIx server tells its clients to the MCA names a
@@ -67,8 +69,8 @@ func (e *Env) mapPMIxModules() {
 
 // RankEnv is the command's environment for one rank: BuildEnv, then what
 // the PMI mode asks for. The leader and every rank that joins it use it.
-func RankEnv(host []string, spec *Spec) (*Env, error) {
-	e, err := BuildEnv(host, spec)
+func RankEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit) (*Env, error) {
+	e, err := BuildEnv(host, spec, profileEdits)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,15 @@ func Run(spec *Spec, stderr io.Writer) error {
 	if err := CheckUserNamespaces(); err != nil {
 		return err
 	}
+	if err := p.Inject.Refused(); err != nil {
+		return err
+	}
+	if !p.Join.Shared && p.Inject != nil && p.Inject.LdCache == "pending" {
+		// The cache is built inside the container before the command runs:
+		// that takes a keeper, here one for this rank alone.
+		p.Join = Join{Shared: true, Key: nodeKey(fmt.Sprintf("alone:%d", os.Getpid())), Size: 1,
+			Why: "a rank of its own whose ld.so cache is built inside the container first"}
+	}
 	if !p.Join.Shared {
 		return p.runAlone(spec, rank)
 	}

@@ -20,10 +20,10 @@ type Spec struct {
 	JoinSize     int        // ranks expected to join (0: from the launcher)
 	NoJoin       bool       // every rank gets its own namespace
 	Verbose      bool       // print every mount, bind and env decision
-	Profiles     []string   // --profile a,b
-	NoProfile    bool       // drop the site default profiles
-	ProfileFiles []string   // --profile-file
-	ABIPolicy    string     // warn, strict or major
+	Profiles     []string   // --profile a,b: profiles to add to the site defaults
+	NoProfile    []string   // --no-profile [a,b]: drop profiles ("all": every default)
+	ProfileFiles []string   // --profile-file: extra profile files
+	ABIPolicy    string     // --abi-policy warn|strict|major: overrides the profiles'
 	PMI          string     // auto, passthrough, proxy or off
 }
 

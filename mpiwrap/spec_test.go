@@ -54,7 +54,7 @@ func TestBuildEnvOrder(t *testing.T) {
 		{Op: "unset", Name: "DROP_*"},
 		{Op: "set", Name: "NEW", Value: "a=b"},
 	}}
-	e, err := BuildEnv(host, spec)
+	e, err := BuildEnv(host, spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestBuildEnvOrder(t *testing.T) {
 	if !slices.Equal(e.Vars, want) {
 		t.Fatalf("env = %q\nwant  %q", e.Vars, want)
 	}
-	keep, _ := BuildEnv(host, &Spec{KeepLDEnv: true})
+	keep, _ := BuildEnv(host, &Spec{KeepLDEnv: true}, nil)
 	if v, _ := keep.Get("LD_LIBRARY_PATH"); v != "/host/lib" {
 		t.Fatalf("--keep-ld-env lost LD_LIBRARY_PATH: %q", keep.Vars)
 	}

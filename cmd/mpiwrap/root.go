@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap"
 	"github.com/spf13/cobra"
@@ -97,6 +98,11 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.BoolVar(&s.NoJoin, "no-join", false, "give every rank its own namespace (breaks MPI shared memory)")
 	fs.BoolVarP(&s.Verbose, "verbose", "v", false, "print every mount, bind and environment decision")
 	fs.StringVar(&s.PMI, "pmi", "auto", "how the rank reaches the launcher's PMI: `auto`, passthrough, proxy or off")
+	fs.StringSliceVar(&s.Profiles, "profile", nil, "inject host stacks from profiles `a,b` (see mpiwrap profile list)")
+	fs.StringSliceVar(&s.NoProfile, "no-profile", nil, "drop site default profiles `a,b` (all when given alone)")
+	fs.Lookup("no-profile").NoOptDefVal = "all"
+	fs.StringArrayVar(&s.ProfileFiles, "profile-file", nil, "read profiles from `FILE` too (repeatable)")
+	fs.StringVar(&s.ABIPolicy, "abi-policy", "", "MPI version mismatch policy: `warn`, strict or major (default: the profile's)")
 }
 
 // envEditFlag appends edits in command-line order across all three flags.
@@ -163,9 +169,16 @@ func (o *runOptions) build(args []string) (*mpiwrap.Spec, error) {
 		}
 		spec.Binds = append(spec.Binds, bs)
 	}
+	spec.EnvEdits = slices.Clone(spec.EnvEdits)
 	for i, e := range spec.EnvEdits {
 		if e.Op == "file" && !filepath.IsAbs(e.Name) {
 			spec.EnvEdits[i].Name = filepath.Join(cwd, e.Name)
+		}
+	}
+	spec.ProfileFiles = slices.Clone(spec.ProfileFiles)
+	for i, f := range spec.ProfileFiles {
+		if !filepath.IsAbs(f) {
+			spec.ProfileFiles[i] = filepath.Join(cwd, f)
 		}
 	}
 	switch spec.PMI {

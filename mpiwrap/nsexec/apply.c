@@ -178,6 +178,15 @@ static void op_stage_write(const char *rel, const char *mode, const char *data,
 	close(fd);
 }
 
+static void op_stage_link(const char *rel, const char *target)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, STAGE "/%s", rel);
+	if (symlink(target, path) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make link %s: %s", path, strerror(errno));
+}
+
 static void op_stage_fd(struct state *st, const char *s, const char *rel)
 {
 	char path[4096];
@@ -408,7 +417,7 @@ static const uint8_t nargs[OP_MAX] = {
 	[OP_STAGE_FD] = 2, [OP_FUSE] = 3, [OP_PRECREATE] = 3, [OP_ROOT] = 2, [OP_BIND] = 6,
 	[OP_REMOUNT_ROOT] = 1, [OP_DETACH] = 1, [OP_PIVOT] = 0,
 	[OP_SENDNS] = 1, [OP_CHDIR] = 1, [OP_EXEC] = 0, [OP_RETURN] = 0,
-	[OP_PRINT] = 2, [OP_INHERIT] = 2, [OP_ROOT_HERE] = 0,
+	[OP_PRINT] = 2, [OP_INHERIT] = 2, [OP_ROOT_HERE] = 0, [OP_STAGE_LINK] = 2,
 };
 
 static int step(struct state *st, struct rec *r, uint32_t *lens)
@@ -446,6 +455,7 @@ static int step(struct state *st, struct rec *r, uint32_t *lens)
 	case OP_PRINT: nsx_logf(a[0], "%s", a[1]); break;
 	case OP_INHERIT: op_inherit(st, a[0], a[1]); break;
 	case OP_ROOT_HERE: op_root_here(st); break;
+	case OP_STAGE_LINK: op_stage_link(a[0], a[1]); break;
 	}
 	return NSX_DONE;
 }

@@ -333,6 +333,19 @@ static int elect(int argc, char **argv, const char *path)
 	return connect_keeper(path);
 }
 
+/* The launcher's rank, for messages printed before a plan names it. */
+static void rank_from_env(void)
+{
+	static const char *const vars[] = {"PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID",
+					    "PMIX_RANK", NULL};
+
+	for (int i = 0; vars[i] != NULL; i++)
+		if (getenv(vars[i]) != NULL) {
+			snprintf(nsexec_log_rank, sizeof nsexec_log_rank, "%s", getenv(vars[i]));
+			return;
+		}
+}
+
 void nsx_fastpath(int argc, char **argv)
 {
 	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -363,8 +376,10 @@ void nsx_fastpath(int argc, char **argv)
 	memcpy(&status, rep, 4);
 	if (status == REP_FALLTHROUGH)
 		return;
-	if (status == REP_ERROR)
+	if (status == REP_ERROR) {
+		rank_from_env();
 		nsx_die(EXIT_MPIWRAP, "%.*s", (int)(replen - 4), (char *)rep + 4);
+	}
 	if (status != REP_OK || nfds != 2)
 		nsx_die(EXIT_MPIWRAP, "bad reply from the namespace keeper at %s", path);
 	if (setns(fds[0], CLONE_NEWUSER) < 0 || setns(fds[1], CLONE_NEWNS) < 0)

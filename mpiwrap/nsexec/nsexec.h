@@ -31,6 +31,7 @@ enum {
 	OP_PRINT,       /* level message: a line on stderr */
 	OP_INHERIT,     /* slot fd: use an inherited descriptor as a bind source */
 	OP_ROOT_HERE,   /* the current root is the container root (after setns) */
+	OP_STAGE_LINK,  /* relpath target: a symlink in the staging tmpfs */
 	OP_MAX
 };
 

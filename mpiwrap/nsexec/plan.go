@@ -66,6 +66,9 @@ func (p *Plan) StageWrite(rel string, mode uint32, data []byte) {
 	p.op(C.OP_STAGE_WRITE, rel, strconv.FormatUint(uint64(mode), 8), string(data))
 }
 
+// StageLink makes a symlink in the staging tmpfs.
+func (p *Plan) StageLink(rel, target string) { p.op(C.OP_STAGE_LINK, rel, target) }
+
 // StageFd takes an O_PATH handle on a staged file into slot.
 func (p *Plan) StageFd(slot int, rel string) { p.op(C.OP_STAGE_FD, itoa(slot), rel) }
 

@@ -1,0 +1,194 @@
+package mpiwrap
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mpiwrap/mpiwrap/hostlib"
+	"github.com/mpiwrap/mpiwrap/hostlib/abi"
+	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+)
+
+// Host stacks are injected under injectRoot, a directory of mpiwrap's own
+// that a tmpfs provides: libraries appear at their resolved names in
+// injectRoot/lib as symlinks into injectRoot/host, where each host directory
+// that holds an injected file is bound read-only. That is one bind per
+// directory instead of one per file (a mpich+verbs closure has dozens), and
+// ld.so still finds exactly the injected files, through the cache.
+const (
+	injectRoot = "/.mpiwrap"
+	hostView   = injectRoot + "/host"
+)
+
+// Injection is the host-stack part of a plan.
+type Injection struct {
+	Profiles   []string            `json:"profiles"`
+	Resolution *profile.Resolution `json:"resolution"`
+	Key        string              `json:"cache_key"`
+	CacheDir   string              `json:"cache_dir"`
+	Binaries   []string            `json:"binaries"`
+	// LdCache says where the container's ld.so.conf and ld.so.cache come
+	// from: "reused", "built", or "pending" (built inside at start).
+	LdCache string      `json:"ld_cache"`
+	Report  *abi.Report `json:"abi,omitempty"`
+	// Built is the full injection when it was built in this process.
+	Built *hostlib.Injection `json:"built,omitempty"`
+}
+
+// Refused is the ABI verdict: a launch that must not happen.
+func (in *Injection) Refused() error {
+	if in == nil || in.Report == nil {
+		return nil
+	}
+	return in.Report.Err()
+}
+
+func (in *Injection) warnings() []string {
+	if in.Report == nil {
+		return nil
+	}
+	return in.Report.Warnings()
+}
+
+// Farm is the tmpfs tree mounted at injectRoot: directories to make and
+// symlinks (path relative to injectRoot, target).
+type Farm struct {
+	Dirs  []string    `json:"dirs"`
+	Links [][2]string `json:"links"`
+}
+
+// selectProfiles loads every profile and picks this run's.
+func selectProfiles(spec *Spec, getenv func(string) string) ([]*profile.Profile, error) {
+	roots := profile.DefaultRoots(getenv)
+	roots.Files = spec.ProfileFiles
+	set, err := profile.Load(roots)
+	if err != nil {
+		return nil, err
+	}
+	return set.Select(spec.Profiles, spec.NoProfile)
+}
+
+// planInject resolves the run's profiles on this host and plans their
+// mounts; the ld.so configuration comes from the node cache (see
+// ldcache.go).
+func (p *Plan) planInject(spec *Spec, h *Host) error {
+	profiles, err := selectProfiles(spec, h.Getenv)
+	if err != nil || len(profiles) == 0 {
+		return err
+	}
+	host, err := profile.NewHost("/")
+	if err != nil {
+		return fmt.Errorf("read the host's ld.so.cache: %w", err)
+	}
+	res, err := profile.Resolve(profiles, host, profile.Options{InjectDir: profile.DefaultInjectDir})
+	if err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	if spec.ABIPolicy != "" {
+		pol, err := abi.ParsePolicy(spec.ABIPolicy)
+		if err != nil {
+			return fmt.Errorf("bad --abi-policy: %w", err)
+		}
+		for i := range res.ABI {
+			res.ABI[i].Policy = pol
+		}
+	}
+	in := &Injection{Resolution: res}
+	for _, pr := range profiles {
+		in.Profiles = append(in.Profiles, pr.Name)
+	}
+	p.Inject = in
+	p.ProfileEnv = res.Env
+	return p.planInjectMounts(res)
+}
+
+// planInjectMounts adds the farm, the host directory binds and the binds of
+// files that go elsewhere (plugin directories, binaries, configuration).
+func (p *Plan) planInjectMounts(res *profile.Resolution) error {
+	farm := &Farm{}
+	hostDirs := map[string]bool{}
+	var direct []Mount
+	for _, f := range res.Files {
+		dir := path.Dir(f.Real)
+		if f.Kind == "dir" {
+			dir = f.Real
+		}
+		hostDirs[dir] = true
+		why := fmt.Sprintf("profile %s: %s", f.Profile, f.Item)
+		if strings.HasPrefix(f.Dest, injectRoot+"/") {
+			farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(f.Dest, injectRoot+"/"), hostView + f.Real})
+			continue
+		}
+		direct = append(direct, Mount{Src: f.Real, Dst: f.Dest, Dir: f.Kind == "dir", ReadOnly: true,
+			NoSuidDev: true, Why: why})
+	}
+	for _, l := range res.Links {
+		if !strings.HasPrefix(l.Path, injectRoot+"/") {
+			return fmt.Errorf("profile link %s is outside %s: mpiwrap makes links only there", l.Path, injectRoot)
+		}
+		farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(l.Path, injectRoot+"/"), l.Target})
+	}
+	dirs := map[string]bool{"cache": true}
+	for _, l := range farm.Links {
+		for d := path.Dir(l[0]); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	hosts := sortedKeys(hostDirs)
+	for _, d := range hosts {
+		for x := "host" + d; x != "." && !dirs[x]; x = path.Dir(x) {
+			dirs[x] = true
+		}
+	}
+	farm.Dirs = sortedKeys(dirs)
+	slices.SortFunc(farm.Dirs, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	p.Mounts = append(p.Mounts, Mount{Dst: injectRoot, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: farm,
+		Why: "injected host stacks (profiles " + strings.Join(p.Inject.Profiles, ",") + ")"})
+	for _, d := range hosts {
+		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: hostView + d, Dir: true, ReadOnly: true, NoSuidDev: true,
+			Why: "host directory of injected files"})
+	}
+	p.Mounts = append(p.Mounts, direct...)
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// commandInImage resolves the command to an absolute path inside a
+// directory image, for the symbol check; "" when it isn't in the image (a
+// program in the bound working directory, say).
+func (p *Plan) commandInImage() string {
+	if p.Image.Kind != ImageDir || len(p.Argv) == 0 {
+		return ""
+	}
+	cmd := p.Argv[0]
+	if strings.Contains(cmd, "/") {
+		if !filepath.IsAbs(cmd) {
+			cmd = filepath.Join(p.Cwd, cmd)
+		}
+		if existsInImage(p.Image.Path, cmd) && !nestedIn(p.Mounts, cmd) {
+			return cmd
+		}
+		return ""
+	}
+	pathVar, _ := p.Env.Get("PATH")
+	for _, dir := range filepath.SplitList(pathVar) {
+		if c := filepath.Join(dir, cmd); filepath.IsAbs(c) && existsInImage(p.Image.Path, c) {
+			return c
+		}
+	}
+	return ""
+}
