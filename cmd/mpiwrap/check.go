@@ -1,8 +1,7 @@
 package main
 
 import (
-	"encoding/json"
-
+	"github.com/mpiwrap/mpiwrap/hostlib"
 	"github.com/mpiwrap/mpiwrap/mpiwrap"
 	"github.com/spf13/cobra"
 )
@@ -31,11 +30,14 @@ func newCheckCmd(c cli) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(p)
+				return printJSON(cmd, p)
 			}
 			p.Describe(cmd.OutOrStdout(), "")
+			if in := p.Inject; in != nil && in.Built != nil {
+				if err := hostlib.RenderInjection(cmd.OutOrStdout(), in.Built); err != nil {
+					return err
+				}
+			}
 			for _, w := range p.Warnings {
 				cmd.PrintErrf("warning: %s\n", w)
 			}

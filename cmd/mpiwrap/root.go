@@ -59,7 +59,7 @@ The image is mounted read-only and never modified.`,
 	addRunFlags(root.Flags(), opts)
 	root.Flags().SetInterspersed(false)
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newRunCmd(c), newCheckCmd(c), newVersionCmd())
+	root.AddCommand(newRunCmd(c), newCheckCmd(c), newProfileCmd(), newVersionCmd())
 	return root
 }
 
