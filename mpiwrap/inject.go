@@ -155,6 +155,14 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 			Why: "host directory of injected files"})
 	}
 	p.Mounts = append(p.Mounts, direct...)
+	for _, d := range res.Devices {
+		if d.Source == d.Dest && p.covered(d.Dest) {
+			p.notef("device %s (profile %s) is visible through the /dev bind", d.Dest, d.Profile)
+			continue
+		}
+		// A device must keep working: no nodev here.
+		p.Mounts = append(p.Mounts, Mount{Src: d.Source, Dst: d.Dest, Why: "device of profile " + d.Profile})
+	}
 	return nil
 }
 

@@ -193,16 +193,18 @@ func (k *keeper) answer(conn int) {
 	if err != nil {
 		return
 	}
-	if k.failure != "" {
-		sendReply(conn, repError, []byte(k.failure), nil)
-		return
+	status, payload := uint32(repError), []byte(k.failure)
+	if k.failure == "" {
+		status, payload = k.planRank(b)
 	}
-	status, payload := k.planRank(b)
 	var fds []int
 	if status == repOK {
 		fds = k.nsfds
 	}
-	if sendReply(conn, status, payload, fds) == nil && status == repOK && cred != nil {
+	// A rank told an error won't come back: it counts as answered, or the
+	// keeper would wait for the launcher, holding the namespace (and a
+	// squashfuse) the launcher may be waiting on.
+	if sendReply(conn, status, payload, fds) == nil && status != repFallthrough && cred != nil {
 		k.joined[cred.Pid] = true
 	}
 }

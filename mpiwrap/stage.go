@@ -92,7 +92,10 @@ func startFuseHelper(img Image) (*os.File, error) {
 	cmd.Args[0] = filepath.Base(img.Squashfuse)
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Env = append(os.Environ(), "_MPIWRAP_STAGE=fuse", "_MPIWRAP_FUSE_SOCK=3", "_MPIWRAP_CLOSE_FROM=4")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// No stdio: squashfuse lives as long as the container, and a launcher
+	// waits for every holder of a rank's output pipes. A failed mount is
+	// reported by the rank that mounts it.
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	if err := cmd.Run(); err != nil { // returns once the helper has detached
 		ours.Close()
 		return nil, fmt.Errorf("start squashfuse helper: %w", err)

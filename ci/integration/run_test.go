@@ -252,6 +252,9 @@ func TestSquashFS(t *testing.T) {
 			return len(strings.TrimSpace(string(out))) == 0
 		})
 		wantFail(t, mpiwrap(t, a, []string{"PATH=/nonexistent"}, tinySqfs, "true"), 125, "squashfuse is not installed")
+		broken := filepath.Join(userDir(t, a), "broken.sqfs")
+		os.WriteFile(broken, append([]byte("hsqs"), make([]byte, 4096)...), 0o644)
+		wantFail(t, mpiwrap(t, a, nil, broken, "true"), 125, "squashfuse can't serve image "+broken)
 	})
 }
 

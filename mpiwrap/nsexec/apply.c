@@ -231,6 +231,19 @@ static void lower_path(struct state *st, const char *lower, char *src, size_t le
 		snprintf(src, len, "/proc/self/fd/%d", slot(st, lower));
 }
 
+/* squashfuse runs without stdio (see startFuseHelper); when it can't serve
+ * the image, the mount's first use fails, and this says so. */
+static void check_fuse(struct state *st, const char *lower)
+{
+	struct stat sb;
+
+	if (strcmp(lower, "-") == 0 && stat(STAGE "/lower", &sb) < 0)
+		nsx_die(EXIT_MPIWRAP,
+			"squashfuse can't serve image %s (%s): is it a complete SquashFS "
+			"file? Run squashfuse_ll -f %s DIR to see why",
+			st->image, strerror(errno), st->image);
+}
+
 /* Make a missing mount point in the overlay's upper layer before the overlay
  * is mounted. Through the overlay we could not: the image's directories are
  * owned by ids that are not mapped in our user namespace. */
@@ -240,6 +253,7 @@ static void op_precreate(struct state *st, const char *lower, const char *dst,
 	char src[64], err[512];
 	int lfd;
 
+	check_fuse(st, lower);
 	lower_path(st, lower, src, sizeof src);
 	op_stage_mkdir("upper");
 	lfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -254,6 +268,7 @@ static void op_root(struct state *st, const char *lower, const char *overlay)
 {
 	char src[64], data[256];
 
+	check_fuse(st, lower);
 	lower_path(st, lower, src, sizeof src);
 	op_stage_mkdir("root");
 	if (num(overlay)) {
