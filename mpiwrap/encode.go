@@ -56,7 +56,7 @@ func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock
 		case m.Farm != nil:
 			encodeFarm(ops, m.Farm)
 			slots[i] = next
-			ops.StageFd(next, "inject")
+			ops.StageFd(next, m.Farm.Stage)
 			next++
 		}
 	}
@@ -93,11 +93,11 @@ func (p *Plan) encodeCommand(ops *nsexec.Plan) {
 
 // encodeFarm builds the injected tree in the staging tmpfs.
 func encodeFarm(ops *nsexec.Plan, f *Farm) {
-	ops.StageMkdir("inject")
+	ops.StageMkdir(f.Stage)
 	for _, d := range f.Dirs {
-		ops.StageMkdir("inject/" + d)
+		ops.StageMkdir(f.Stage + "/" + d)
 	}
 	for _, l := range f.Links {
-		ops.StageLink("inject/"+l[0], l[1])
+		ops.StageLink(f.Stage+"/"+l[0], l[1])
 	}
 }

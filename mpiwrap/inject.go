@@ -53,11 +53,57 @@ func (in *Injection) warnings() []string {
 	return in.Report.Warnings()
 }
 
-// Farm is the tmpfs tree mounted at injectRoot: directories to make and
-// symlinks (path relative to injectRoot, target).
+// Farm is a tree of directories and symlinks (paths relative to the
+// farm, targets) made in the staging tmpfs under Stage and bound at its
+// mount's destination: injectRoot, or a plugin directory.
 type Farm struct {
+	Stage string      `json:"stage"`
 	Dirs  []string    `json:"dirs"`
 	Links [][2]string `json:"links"`
+}
+
+// systemLibDirs keep the image's own files: injected libraries that go
+// there are bound one by one, not as a directory of links.
+func systemLibDir(dir, multiarch string) bool {
+	for _, d := range []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
+		"/lib/" + multiarch, "/usr/lib/" + multiarch, "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/etc"} {
+		if dir == d {
+			return true
+		}
+	}
+	return false
+}
+
+// pluginFarms turns libraries bound one by one into a plugin directory
+// (verbs providers, libfabric providers) into one directory of links each:
+// a plugin directory holds the host stack's plugins, not the image's.
+func pluginFarms(direct []Mount, libs map[string]string, multiarch string) (farms, rest []Mount) {
+	byDir := map[string][]Mount{}
+	for _, m := range direct {
+		dir := path.Dir(m.Dst)
+		if _, lib := libs[m.Dst]; !lib || systemLibDir(dir, multiarch) {
+			rest = append(rest, m)
+			continue
+		}
+		byDir[dir] = append(byDir[dir], m)
+	}
+	for i, dir := range sortedKeys(boolKeys(byDir)) {
+		f := &Farm{Stage: fmt.Sprintf("plugins%d", i)}
+		for _, m := range byDir[dir] {
+			f.Links = append(f.Links, [2]string{path.Base(m.Dst), hostView + m.Src})
+		}
+		farms = append(farms, Mount{Dst: dir, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: f,
+			Why: fmt.Sprintf("plugin directory of injected libraries (%d links)", len(f.Links))})
+	}
+	return farms, rest
+}
+
+func boolKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // selectProfiles loads every profile and picks this run's.
@@ -111,10 +157,14 @@ func (p *Plan) planInject(spec *Spec, h *Host) error {
 // planInjectMounts adds the farm, the host directory binds and the binds of
 // files that go elsewhere (plugin directories, binaries, configuration).
 func (p *Plan) planInjectMounts(res *profile.Resolution) error {
-	farm := &Farm{}
+	farm := &Farm{Stage: "inject"}
 	hostDirs := map[string]bool{}
+	libs := map[string]string{}
 	var direct []Mount
 	for _, f := range res.Files {
+		if f.Kind == "library" {
+			libs[f.Dest] = f.Real
+		}
 		dir := path.Dir(f.Real)
 		if f.Kind == "dir" {
 			dir = f.Real
@@ -154,6 +204,8 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: hostView + d, Dir: true, ReadOnly: true, NoSuidDev: true,
 			Why: "host directory of injected files"})
 	}
+	farms, direct := pluginFarms(direct, libs, res.Multiarch)
+	p.Mounts = append(p.Mounts, farms...)
 	p.Mounts = append(p.Mounts, direct...)
 	for _, d := range res.Devices {
 		if d.Source == d.Dest && p.covered(d.Dest) {
