@@ -47,6 +47,22 @@ func fileIdentity(path string) string {
 		st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, st.Mode)
 }
 
+// fileType is the weaker identity of a bind source: the plan depends on
+// its existence and kind, not on its contents (a /tmp whose mtime changes
+// all the time must not defeat the cache). Matches file_type in C.
+func fileType(path string) string {
+	var st unix.Stat_t
+	switch {
+	case unix.Stat(path, &st) != nil:
+		return "type:missing"
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		return "type:dir"
+	case st.Mode&unix.S_IFMT == unix.S_IFREG:
+		return "type:file"
+	}
+	return "type:other"
+}
+
 // planInputs is what a cached plan must match, in the order plancache.c
 // reads it.
 func planInputs(argv, env []string, cwd string) []string {
@@ -72,22 +88,35 @@ func planCacheName(argv, env []string, cwd string) string {
 	return fmt.Sprintf("%016x.plan", h.Sum64())
 }
 
-// cacheDeps are the files a plan was made from.
-func (p *Plan) cacheDeps(spec *Spec) []string {
-	deps := []string{p.Image.Path, filepath.Join(p.Image.Path, "etc"),
+// cacheDeps are the files a plan was made from, with the identity each
+// must keep: the full one for files whose contents the planner read, the
+// kind only for bind sources.
+func (p *Plan) cacheDeps(spec *Spec) [][2]string {
+	var deps [][2]string
+	for _, f := range []string{p.Image.Path, filepath.Join(p.Image.Path, "etc"),
 		filepath.Join(p.Image.Path, "etc/passwd"), filepath.Join(p.Image.Path, "etc/group"),
-		"/etc/passwd", "/etc/group"}
-	for _, m := range defaultBinds {
-		deps = append(deps, m.Src)
-	}
-	for _, m := range p.Mounts {
-		if m.Src != "" {
-			deps = append(deps, m.Src)
-		}
+		"/etc/passwd", "/etc/group"} {
+		deps = append(deps, [2]string{f, fileIdentity(f)})
 	}
 	for _, e := range spec.EnvEdits {
 		if e.Op == "file" {
-			deps = append(deps, e.Name)
+			deps = append(deps, [2]string{e.Name, fileIdentity(e.Name)})
+		}
+	}
+	if p.Inject != nil { // profile files: their edits would change the plan
+		for _, pr := range p.Inject.Resolution.Profiles {
+			if !strings.HasPrefix(pr.Source, "builtin:") {
+				deps = append(deps, [2]string{pr.Source, fileIdentity(pr.Source)})
+			}
+		}
+		deps = append(deps, [2]string{"/etc/ld.so.cache", fileIdentity("/etc/ld.so.cache")})
+	}
+	for _, m := range defaultBinds {
+		deps = append(deps, [2]string{m.Src, fileType(m.Src)})
+	}
+	for _, m := range p.Mounts {
+		if m.Src != "" {
+			deps = append(deps, [2]string{m.Src, fileType(m.Src)})
 		}
 	}
 	return deps
@@ -101,7 +130,7 @@ func (p *Plan) cacheable(spec *Spec) bool {
 
 // savePlan writes the cache entry atomically. Failing to cache is not an
 // error: the next run plans again.
-func savePlan(plan []byte, deps, inputs []string, name string) {
+func savePlan(plan []byte, deps [][2]string, inputs []string, name string) {
 	dir, err := cacheDir(true)
 	if err != nil {
 		return
@@ -112,8 +141,8 @@ func savePlan(plan []byte, deps, inputs []string, name string) {
 	}
 	b = appendStr(b, strconv.Itoa(len(deps)))
 	for _, d := range deps {
-		b = appendStr(b, d)
-		b = appendStr(b, fileIdentity(d))
+		b = appendStr(b, d[0])
+		b = appendStr(b, d[1])
 	}
 	b = binary.NativeEndian.AppendUint32(b, uint32(len(plan)))
 	b = append(b, plan...)

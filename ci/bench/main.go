@@ -58,7 +58,8 @@ func main() {
 	report(e.results)
 }
 
-var benches = []func(*env){benchStartup, benchHello4, benchTrue256}
+var benches = []func(*env){benchStartup, benchHello4, benchTrue256,
+	benchWarmProfiles, benchColdProfiles, benchOneBuild64}
 
 func setup(bin string, reps int) (*env, error) {
 	abs, err := filepath.Abs(bin)

@@ -40,6 +40,14 @@ void nsx_file_identity(const char *path, char *out, size_t len)
 		 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, (unsigned)st.st_mode);
 }
 
+static void file_type(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	snprintf(out, len, "type:%s", stat(path, &st) < 0 ? "missing" :
+		 S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : "other");
+}
+
 struct reader {
 	const unsigned char *p, *end;
 };
@@ -115,7 +123,11 @@ static int inputs_match(struct reader *r, int argc, char **argv, const char *cwd
 		char path[4096], ident[256];
 		if (!next_str(r, path, sizeof path))
 			return 0;
-		nsx_file_identity(path, ident, sizeof ident);
+		/* Bind sources keep only their kind; read files, everything. */
+		if (r->end - r->p > 9 && memcmp(r->p + 4, "type:", 5) == 0)
+			file_type(path, ident, sizeof ident);
+		else
+			nsx_file_identity(path, ident, sizeof ident);
 		if (!next_is(r, ident))
 			return 0;
 	}
