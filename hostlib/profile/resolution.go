@@ -119,7 +119,11 @@ func (r *Resolution) Err() error {
 	var parts []string
 	for _, m := range r.Missing {
 		if m.Required {
-			parts = append(parts, fmt.Sprintf("profile %s: %s %s: %s", m.Profile, m.Kind, m.Name, m.Reason))
+			at := ""
+			if m.Pos != "" {
+				at = " (" + m.Pos + ")"
+			}
+			parts = append(parts, fmt.Sprintf("profile %s: %s %s: %s%s", m.Profile, m.Kind, m.Name, m.Reason, at))
 		}
 	}
 	if len(parts) == 0 {
