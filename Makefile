@@ -2,6 +2,9 @@
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN ?= bin/mpiwrap
+# The PMIx helper loads the host's libpmix at run time, so it is linked
+# dynamically; mpiwrap finds it next to itself.
+PMIX_HELPER ?= $(dir $(BIN))mpiwrap-pmix
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # Static, and with musl where musl-gcc is installed: every rank pays one
 # extra exec of mpiwrap, and a static musl binary starts without the
@@ -14,11 +17,11 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
 KHDRS := bin/kernel-headers
 DEMO_IMAGE ?= /tmp/mpiwrap-demo-image
 
-.PHONY: all build deps demo test unit bench clean
+.PHONY: all build build-helper deps demo test unit bench clean
 
 all: build
 
-build:
+build: build-helper
 ifneq ($(MUSL_CC),)
 	mkdir -p $(KHDRS) && ln -sfn /usr/include/linux $(KHDRS)/linux && \
 	  ln -sfn /usr/include/asm-generic $(KHDRS)/asm-generic && \
@@ -27,6 +30,9 @@ ifneq ($(MUSL_CC),)
 else
 	$(GO) build $(GOFLAGS_STATIC) -o $(BIN) ./cmd/mpiwrap
 endif
+
+build-helper:
+	$(GO) build -o $(PMIX_HELPER) ./cmd/mpiwrap-pmix
 
 deps:
 	ci/deps.sh

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	build-essential libc6-dev musl-tools make git ca-certificates
-	mpich libmpich-dev openmpi-bin libopenmpi-dev libpmix-dev libpmix2
+	mpich libmpich-dev openmpi-bin libopenmpi-dev libpmix-dev libpmix2 libpmi2-0-dev
 	slurm-wlm munge
 	squashfuse squashfs-tools fuse3 debootstrap
 	libibverbs-dev ibverbs-providers librdmacm-dev rdma-core libfabric-dev libucx-dev

@@ -77,6 +77,11 @@ func (k *keeper) build() string {
 	if err := k.plan.Inject.Refused(); err != nil {
 		return err.Error()
 	}
+	if k.plan.MPI.Family == "unknown" && k.plan.Image.Kind == ImageSquashFS && hostOffer(h.Env) == "pmix" {
+		if err := k.plan.detectMPIInside(k.nsfds); err != nil {
+			return err.Error()
+		}
+	}
 	return ""
 }
 
@@ -224,10 +229,20 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	if spec == nil {
 		return repError, []byte("the namespace keeper only runs commands")
 	}
+	mode, _, err := PMIMode(spec, req.env, k.plan.MPI)
+	rankEnv, proxied := proxiedEnv(req.env, req.client)
+	switch {
+	case err != nil:
+		return repError, []byte(err.Error())
+	case mode == "proxy" && req.client == "c":
+		return repFallthrough, nil // the proxy is Go: let the rank start it
+	case mode == "proxy" && !proxied:
+		return repProxy, nil
+	}
 	if mountInputs(spec, req.env, req.cwd) != k.inputs {
 		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel()))
 	}
-	env, err := RankEnv(req.env, spec, k.plan.ProfileEnv)
+	env, err := RankEnv(rankEnv, spec, k.plan.ProfileEnv)
 	if err != nil {
 		return repError, []byte(err.Error())
 	}

@@ -57,6 +57,11 @@ type Plan struct {
 	ProfileEnv []profile.EnvEdit `json:"-"`
 	// ExtraTargets are files bound later (after setup) that must exist.
 	ExtraTargets []string `json:"extra_targets,omitempty"`
+	// MPI is the container's MPI, for --pmi=auto.
+	MPI MPIClient `json:"mpi"`
+	// PMIMode is passthrough, proxy or off, and PMIWhy says why.
+	PMIMode string `json:"pmi_mode"`
+	PMIWhy  string `json:"pmi_why"`
 }
 
 // defaultBinds are made for every container. /dev brings /dev/shm and
@@ -126,6 +131,12 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	}
 	p.planOverlay()
 	p.Join = planJoin(spec, p.Launcher)
+	if spec.PMI == "auto" && hostOffer(h.Env) != "none" {
+		p.MPI = p.detectMPI()
+	}
+	if p.PMIMode, p.PMIWhy, err = PMIMode(spec, h.Env, p.MPI); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -21,6 +21,7 @@ const (
 	repOK          = 0
 	repError       = 1
 	repFallthrough = 2
+	repProxy       = 3 // run the rank behind a PMI proxy, then ask again
 	maxMessage     = 64 << 20
 )
 

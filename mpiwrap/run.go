@@ -40,11 +40,12 @@ func Run(spec *Spec, stderr io.Writer) error {
 	if err := p.Inject.Refused(); err != nil {
 		return err
 	}
-	if !p.Join.Shared && p.Inject != nil && p.Inject.LdCache == "pending" {
-		// The cache is built inside the container before the command runs:
-		// that takes a keeper, here one for this rank alone.
+	if !p.Join.Shared && (p.PMIMode == "proxy" || p.Inject != nil && p.Inject.LdCache == "pending") {
+		// The rank runs as a child behind a proxy, or the ld.so cache is
+		// built inside the container first: that takes a keeper, here one
+		// for this rank alone.
 		p.Join = Join{Shared: true, Key: nodeKey(fmt.Sprintf("alone:%d", os.Getpid())), Size: 1,
-			Why: "a rank of its own whose ld.so cache is built inside the container first"}
+			Why: "a rank of its own that needs the container before its command runs"}
 	}
 	if !p.Join.Shared {
 		return p.runAlone(spec, rank)
@@ -92,6 +93,25 @@ func (p *Plan) runAlone(spec *Spec, rank string) error {
 // runShared joins the node's namespace through its keeper, becoming the
 // leader that starts the keeper when there is none yet.
 func (p *Plan) runShared(rank, cwd string) error {
+	client := "go"
+	if p.PMIMode == "proxy" {
+		return p.runProxied(rank, cwd)
+	}
+	status, payload, fds, err := p.talkToKeeper(cwd, client, os.Environ())
+	switch {
+	case err != nil:
+		return err
+	case status == repProxy:
+		return p.runProxied(rank, cwd)
+	case status != repOK || len(fds) != 2:
+		return fmt.Errorf("bad reply from the node's namespace keeper")
+	}
+	return joinWith(fds, payload, rank)
+}
+
+// talkToKeeper sends this rank's request to the node's keeper, electing
+// itself leader (and starting the keeper) when there is none.
+func (p *Plan) talkToKeeper(cwd, client string, env []string) (uint32, []byte, []int, error) {
 	var path string
 	// A keeper can go away between our connect and its reply only when the
 	// node got more ranks than it expected, and the rendezvous directory
@@ -99,20 +119,20 @@ func (p *Plan) runShared(rank, cwd string) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		dir, err := rendezvousDir(true)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		path = socketPath(dir, p.Join.Key)
 		fd, err := dial(path)
 		if err != nil {
-			fd, err = p.elect(dir, path, rank)
+			fd, err = p.elect(dir, path, p.RankLabel())
 		}
 		if errors.Is(err, errRetry) {
 			continue
 		}
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		err = writeAll(fd, encodeRequest(cwd, "go", os.Args, os.Environ()))
+		err = writeAll(fd, encodeRequest(cwd, client, os.Args, env))
 		var status uint32
 		var payload []byte
 		var fds []int
@@ -124,17 +144,14 @@ func (p *Plan) runShared(rank, cwd string) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("talk to the node's namespace keeper at %s: %w", path, err)
+			return 0, nil, nil, fmt.Errorf("talk to the node's namespace keeper at %s: %w", path, err)
 		}
-		switch {
-		case status == repError:
-			return errors.New(string(payload))
-		case status != repOK || len(fds) != 2:
-			return fmt.Errorf("bad reply from the node's namespace keeper at %s", path)
+		if status == repError {
+			return 0, nil, nil, errors.New(string(payload))
 		}
-		return joinWith(fds, payload, rank)
+		return status, payload, fds, nil
 	}
-	return fmt.Errorf("the node's namespace keeper at %s kept going away: is the local rank count (%d) right? pass --join-size", path, p.Join.Size)
+	return 0, nil, nil, fmt.Errorf("the node's namespace keeper at %s kept going away: is the local rank count (%d) right? pass --join-size", path, p.Join.Size)
 }
 
 func joinWith(fds []int, payload []byte, rank string) error {

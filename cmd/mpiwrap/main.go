@@ -10,6 +10,7 @@ package main
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -31,7 +32,12 @@ func main() {
 func execute(args []string) int {
 	cmd := newRootCmd(cli{})
 	cmd.SetArgs(args)
-	if err := cmd.Execute(); err != nil {
+	err := cmd.Execute()
+	var st *mpiwrap.ExitStatus
+	switch {
+	case errors.As(err, &st): // a proxied rank ended: end like it
+		mpiwrap.Exit(st)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s%v\n", errorPrefix(), err)
 		return mpiwrap.ExitFailure
 	}

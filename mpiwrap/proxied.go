@@ -1,0 +1,194 @@
+package mpiwrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/pmix"
+	"github.com/mpiwrap/mpiwrap/pmi/proxy"
+	"golang.org/x/sys/unix"
+)
+
+// In proxy mode this process stays outside the container as its rank's PMI
+// server (pmi/proxy): the rank, a child that joins the container, gets one
+// end of a socketpair as PMI_FD, and the proxy speaks to the launcher with
+// whatever it offers (PMI-1/PMI-2, or PMIx through the mpiwrap-pmix helper).
+
+// ExitStatus is returned when mpiwrap must exit with a command's status
+// rather than report an error of its own.
+type ExitStatus struct {
+	Code   int
+	Signal syscall.Signal // non-zero: the command died of it
+}
+
+func (e *ExitStatus) Error() string { return fmt.Sprintf("command exited with %d", e.Code) }
+
+// proxiedEnv is the environment of a rank behind a proxy, which the keeper
+// derives from the rank's own (client "go-proxy RANK SIZE").
+func proxiedEnv(env []string, client string) ([]string, bool) {
+	var info pmi.Info
+	if n, _ := fmt.Sscanf(client, "go-proxy %d %d", &info.Rank, &info.Size); n != 2 {
+		return env, false
+	}
+	return proxy.RankEnv(env, info, rankFd), true
+}
+
+// rankFd is where the rank finds its PMI socket: after the namespace
+// descriptors (3, 4) and the plan (5) that the child stage inherits.
+const rankFd = 6
+
+// upstream connects to what the launcher offers. Batch is for PMI-1/2:
+// every rank of such a job is behind a proxy (--pmi=proxy), and batching
+// is what makes a proxied fence as fast as a direct one.
+func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options, error) {
+	opts := proxy.Options{}
+	opts.LocalSize, _ = proxy.LocalSizeFromEnv(env)
+	switch hostOffer(env) {
+	case "pmi":
+		up, err := proxy.UpstreamFromEnv(ctx, env, proxy.WireAuto)
+		if err != nil {
+			return nil, opts, fmt.Errorf("connect to the launcher's PMI: %w", err)
+		}
+		opts.Batch = true
+		return up, opts, nil
+	case "pmix":
+		up, err := pmix.Start(ctx, pmix.Config{Env: env, Stderr: os.Stderr})
+		if err != nil {
+			return nil, opts, fmt.Errorf("connect to the launcher's PMIx server: %w", err)
+		}
+		return up, opts, nil
+	}
+	return nil, opts, errors.New("the launcher offers no PMI to proxy")
+}
+
+// runProxied runs the rank behind a proxy. It returns *ExitStatus with the
+// rank's status, or an error of mpiwrap's own.
+func (p *Plan) runProxied(rank, cwd string) error {
+	ctx := context.Background()
+	up, opts, err := upstream(ctx, os.Environ())
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	info := up.Info()
+	client := fmt.Sprintf("go-proxy %d %d", info.Rank, info.Size)
+	status, payload, fds, err := p.talkToKeeper(cwd, client, os.Environ())
+	if err != nil {
+		return err
+	}
+	if status != repOK {
+		return fmt.Errorf("the node's namespace keeper refused a proxied rank")
+	}
+	ops := &nsexec.Plan{}
+	ops.Setns(3, 4)
+	ops.Append(payload)
+	cmd, err := rankCommand(ops, rank, fds)
+	if err != nil {
+		return err
+	}
+	return serveRank(ctx, cmd, up, opts)
+}
+
+// rankCommand prepares the child stage that joins the container and execs
+// the command: namespaces as fds 3 and 4, the plan as 5, the PMI socket
+// (added by serveRank) as 6.
+func rankCommand(ops *nsexec.Plan, rank string, nsfds []int) (*exec.Cmd, error) {
+	plan, err := planFile(ops)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(selfExe)
+	cmd.Args = []string{"mpiwrap"}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	for _, fd := range nsfds {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "ns"))
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, plan)
+	cmd.Env = stageEnv("apply", rank, "_MPIWRAP_PLAN=5", "_MPIWRAP_CLOSE_FROM="+strconv.Itoa(rankFd+1))
+	return cmd, nil
+}
+
+// serveRank starts the rank, serves its PMI, forwards the launcher's
+// signals to it and ends like it. If the proxy fails first (the launcher
+// went away), the rank is killed rather than left hanging.
+func serveRank(ctx context.Context, cmd *exec.Cmd, up proxy.Upstream, opts proxy.Options) error {
+	mine, rankEnd, err := proxy.Socketpair()
+	if err != nil {
+		return err
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, rankEnd)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT, syscall.SIGALRM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		mine.Close()
+		return fmt.Errorf("start the rank: %w", err)
+	}
+	rankEnd.Close()
+	served := make(chan error, 1)
+	go func() { served <- proxy.Serve(ctx, mine, up, opts) }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var serr error
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case serr = <-served:
+			if serr != nil {
+				if _, ok := proxy.IsAbort(serr); !ok {
+					cmd.Process.Kill()
+				}
+			}
+			served = nil
+		case werr := <-exited:
+			if served != nil {
+				serr = <-served
+			}
+			return rankStatus(werr, serr)
+		}
+	}
+}
+
+// rankStatus turns the rank's end and the proxy's into mpiwrap's.
+func rankStatus(werr, serr error) error {
+	if ab, ok := proxy.IsAbort(serr); ok {
+		return &ExitStatus{Code: ab.Code}
+	}
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			if serr != nil && errors.Is(serr, proxy.ErrUpstreamClosed) {
+				return fmt.Errorf("the launcher's PMI went away, so the rank was killed: %w", serr)
+			}
+			return &ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+		}
+		return &ExitStatus{Code: ee.ExitCode()}
+	}
+	if werr != nil {
+		return werr
+	}
+	if serr != nil && !errors.Is(serr, proxy.ErrUpstreamClosed) {
+		return fmt.Errorf("PMI proxy: %w", serr)
+	}
+	return &ExitStatus{Code: 0}
+}
+
+// Exit ends mpiwrap like the command ended: with its code, or by its
+// signal, so the launcher sees what it would have seen.
+func Exit(st *ExitStatus) {
+	if st.Signal != 0 {
+		signal.Reset(st.Signal)
+		unix.Kill(os.Getpid(), st.Signal)
+	}
+	os.Exit(st.Code)
+}

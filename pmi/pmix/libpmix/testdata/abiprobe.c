@@ -1,0 +1,78 @@
+/* abiprobe: prints each size, offset and constant that abi.h declares
+ * next to the real one from pmix.h, as "kind name mine real" lines, and
+ * the real attribute keys the Go code uses as "key NAME value". Built by
+ * abi_test.go with libpmix-dev's headers. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include <pmix.h>
+
+#include "../abi.h"
+
+#define SIZE(mine, real) printf("sizeof %s %zu %zu\n", #real, sizeof(mine), sizeof(real))
+#define ALIGN(mine, real) printf("alignof %s %zu %zu\n", #real, _Alignof(mine), _Alignof(real))
+#define OFFSET(mt, rt, f) printf("offsetof %s.%s %zu %zu\n", #rt, #f, offsetof(mt, f), offsetof(rt, f))
+#define CONST(name) printf("const %s %lld %lld\n", #name, (long long)(MPW_##name), (long long)(name))
+#define STRING(name) printf("string %s %s %s\n", #name, MPW_##name, name)
+#define KEY(name) printf("key %s %s\n", #name, name)
+
+int main(void)
+{
+    SIZE(mpw_status_t, pmix_status_t);
+    SIZE(mpw_rank_t, pmix_rank_t);
+    SIZE(mpw_dtype_t, pmix_data_type_t);
+    SIZE(mpw_scope_t, pmix_scope_t);
+    SIZE(mpw_ifdirs_t, pmix_info_directives_t);
+    SIZE(mpw_proc_t, pmix_proc_t);
+    OFFSET(mpw_proc_t, pmix_proc_t, rank);
+    SIZE(mpw_value_t, pmix_value_t);
+    ALIGN(mpw_value_t, pmix_value_t);
+    OFFSET(mpw_value_t, pmix_value_t, data);
+    OFFSET(mpw_value_t, pmix_value_t, data.string);
+    OFFSET(mpw_value_t, pmix_value_t, data.uint32);
+    OFFSET(mpw_value_t, pmix_value_t, data.flag);
+    SIZE(mpw_info_t, pmix_info_t);
+    OFFSET(mpw_info_t, pmix_info_t, flags);
+    OFFSET(mpw_info_t, pmix_info_t, value);
+
+    CONST(PMIX_MAX_NSLEN);
+    CONST(PMIX_MAX_KEYLEN);
+    CONST(PMIX_SUCCESS);
+    CONST(PMIX_ERROR);
+    CONST(PMIX_ERR_TIMEOUT);
+    CONST(PMIX_ERR_UNREACH);
+    CONST(PMIX_ERR_NOT_FOUND);
+    CONST(PMIX_ERR_LOST_CONNECTION);
+    CONST(PMIX_ERR_LOST_CONNECTION_TO_SERVER);
+    CONST(PMIX_EVENT_ACTION_COMPLETE);
+    CONST(PMIX_RANK_UNDEF);
+    CONST(PMIX_RANK_WILDCARD);
+    CONST(PMIX_GLOBAL);
+    CONST(PMIX_BOOL);
+    CONST(PMIX_BYTE);
+    CONST(PMIX_STRING);
+    CONST(PMIX_SIZE);
+    CONST(PMIX_PID);
+    CONST(PMIX_INT);
+    CONST(PMIX_INT8);
+    CONST(PMIX_INT16);
+    CONST(PMIX_INT32);
+    CONST(PMIX_INT64);
+    CONST(PMIX_UINT);
+    CONST(PMIX_UINT8);
+    CONST(PMIX_UINT16);
+    CONST(PMIX_UINT32);
+    CONST(PMIX_UINT64);
+    CONST(PMIX_STATUS);
+    CONST(PMIX_PROC_RANK);
+    STRING(PMIX_COLLECT_DATA);
+    STRING(PMIX_IMMEDIATE);
+
+    KEY(PMIX_JOB_SIZE);
+    KEY(PMIX_UNIV_SIZE);
+    KEY(PMIX_APPNUM);
+    KEY(PMIX_NODEID);
+    KEY(PMIX_HOSTNAME);
+    KEY(PMIX_LOCAL_PEERS);
+    return 0;
+}
