@@ -23,13 +23,16 @@
 //     Fence: PMIx_Fence of the namespace with PMIX_COLLECT_DATA.
 //   - Get: PMIx_Get with PMIX_IMMEDIATE, so a missing key is "not found"
 //     at once instead of a wait; pmi.AnyRank is PMIX_RANK_UNDEF. The
-//     helper selects the "hash" data store (PMIX_MCA_gds=hash) because
-//     OpenPMIx 4.2's shared-memory stores (ds21, ds12) do not search all
-//     ranks for PMIX_RANK_UNDEF and time out instead.
+//     helper always selects the "hash" data store (PMIX_MCA_gds=hash):
+//     OpenPMIx 4.2's shared-memory stores (ds21, ds12), the default under
+//     srun and mpirun, do not search all ranks for PMIX_RANK_UNDEF and
+//     time out (or, with PMIX_IMMEDIATE, miss) instead.
 //   - JobAttr universeSize: PMIX_UNIV_SIZE. PMI_process_mapping is built
 //     by the proxy from NodeIDs: PMIX_NODEID of each rank, else
 //     PMIX_HOSTNAME of each rank, else PMIX_LOCAL_PEERS if all are local.
-//   - Abort: PMIx_Abort of the namespace, so the launcher ends the job.
+//   - Abort: PMIx_Abort of the namespace, so the launcher ends the job;
+//     it returns once the job is ending (or after abortGrace), because
+//     MPICH 4.0's MPI_Abort returns if its PMI socket closes first.
 //   - A lost PMIx server (PMIX_ERR_LOST_CONNECTION event) or a dead helper
 //     closes Done; Err wraps ErrLost or pmi.ErrClosed.
 package pmix

@@ -52,12 +52,18 @@ func TestStartFailures(t *testing.T) {
 			[]string{"load libpmix", "libpmix-not-here.so.2"}},
 		{"not a PMIx library", Config{Helper: helper, Libraries: []string{"libc.so.6"}, Env: noPMIxEnv()},
 			[]string{"has no symbol PMIx_Init"}},
+		{"helper dies", Config{Helper: script(t, "exit 3")}, []string{"before saying hello", "exit status 3"}},
+		{"helper silent", Config{Helper: script(t, "exec sleep 60")}, []string{"no answer", "deadline exceeded"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
+			start := time.Now()
 			up, err := Start(ctx, tt.cfg)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Start took %v", d)
+			}
 			if err == nil {
 				up.Close()
 				t.Fatal("Start succeeded")
@@ -69,6 +75,15 @@ func TestStartFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// script writes an executable shell script.
+func script(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), HelperName)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestStartNoLauncher: with libpmix but no PMIx server, PMIx_Init fails

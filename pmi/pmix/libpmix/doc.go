@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Package libpmix is the PMIx client of mpiwrap's helper process
 // (cmd/mpiwrap-pmix): it dlopens the host's libpmix (libpmix.so.2, then
 // libpmix.so) and calls it through mpiwrap's own declarations of the PMIx

@@ -37,15 +37,15 @@ type Client struct {
 }
 
 var (
-	initOnce sync.Once
-	initErr  = errors.New("PMIx client already initialised in this process")
+	initOnce     sync.Once
+	errInitTwice = errors.New("initialise PMIx: the client is already initialised in this process")
 )
 
 // Init loads the first of libs that dlopen accepts and initialises PMIx.
 // PMIx has one client per process, so Init succeeds at most once.
 func Init(libs []string) (*Client, error) {
 	var c *Client
-	err := initErr
+	err := errInitTwice
 	initOnce.Do(func() { c, err = initClient(libs) })
 	return c, err
 }

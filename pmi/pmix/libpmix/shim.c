@@ -105,9 +105,9 @@ int mpw_init(int fd, char *nspace, size_t nslen, uint32_t *rank)
     mpw_proc_t me;
     int rc;
 
-    /* ds21/ds12 cannot look a key up by PMIX_RANK_UNDEF (see doc.go). */
-    if (getenv("PMIX_MCA_gds") == NULL)
-        setenv("PMIX_MCA_gds", "hash", 1);
+    /* ds21/ds12 cannot look a key up by PMIX_RANK_UNDEF (see doc.go); this
+     * process is only a client, so a site-wide choice does not apply. */
+    setenv("PMIX_MCA_gds", "hash", 1);
     memset(&me, 0, sizeof me);
     rc = lib.init(&me, NULL, 0);
     if (rc != MPW_PMIX_SUCCESS)

@@ -11,7 +11,7 @@
 int mpw_open(const char *name, char *err, size_t errlen);
 /* mpw_version is PMIx_Get_version() of the opened library. */
 const char *mpw_version(void);
-/* mpw_init selects the hash data store unless PMIX_MCA_gds is set, calls
+/* mpw_init selects the hash data store (PMIX_MCA_gds=hash), calls
  * PMIx_Init and registers a handler that writes each lost-connection
  * status (int32) to lost_fd. */
 int mpw_init(int lost_fd, char *nspace, size_t nslen, uint32_t *rank);
