@@ -208,8 +208,9 @@ func (k *keeper) answer(conn int) {
 	}
 	// A rank told an error won't come back: it counts as answered, or the
 	// keeper would wait for the launcher, holding the namespace (and a
-	// squashfuse) the launcher may be waiting on.
-	if sendReply(conn, status, payload, fds) == nil && status != repFallthrough && cred != nil {
+	// squashfuse) the launcher may be waiting on. A rank sent to run behind
+	// a proxy (fallthrough, repProxy) comes back and counts then.
+	if sendReply(conn, status, payload, fds) == nil && (status == repOK || status == repError) && cred != nil {
 		k.joined[cred.Pid] = true
 	}
 }

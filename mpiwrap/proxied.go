@@ -144,16 +144,17 @@ func serveRank(ctx context.Context, cmd *exec.Cmd, up proxy.Upstream, opts proxy
 		case s := <-sigs:
 			cmd.Process.Signal(s)
 		case serr = <-served:
+			// Abort or a lost launcher: the job is over. An aborting rank
+			// still sits in PMI_Abort on its open socket; stop it there.
 			if serr != nil {
-				if _, ok := proxy.IsAbort(serr); !ok {
-					cmd.Process.Kill()
-				}
+				cmd.Process.Kill()
 			}
 			served = nil
 		case werr := <-exited:
 			if served != nil {
 				serr = <-served
 			}
+			mine.Close()
 			return rankStatus(werr, serr)
 		}
 	}

@@ -24,8 +24,9 @@ type backend struct {
 	mu    sync.Mutex
 	attrs map[string]attr // job attributes are fixed: ask the host once
 
-	finalizing atomic.Bool // Finalize was called: upstream EOF is expected
-	finalized  atomic.Bool // upstream acknowledged Finalize
+	finalizing atomic.Bool  // Finalize was called: upstream EOF is expected
+	finalized  atomic.Bool  // upstream acknowledged Finalize
+	hold       *atomic.Bool // set on abort: keep the rank's socket open
 }
 
 type attr struct {
@@ -120,6 +121,9 @@ func (b *backend) synthesise(ctx context.Context, key string) (string, bool, err
 }
 
 func (b *backend) Abort(ctx context.Context, code int, msg string) error {
+	if b.hold != nil {
+		b.hold.Store(true) // see holdConn
+	}
 	return b.up.Abort(ctx, code, msg)
 }
 

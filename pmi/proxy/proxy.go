@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
@@ -45,9 +46,15 @@ type Options struct {
 //     the job, as it would for a native rank);
 //   - ctx ended: its error.
 //
-// Serve closes conn but not up.
+// Serve closes conn but not up, except after an abort: then conn stays
+// open, so the rank stays blocked in PMI_Abort (MPICH 4.0's MPI_Abort
+// returns, and the rank runs on, once the socket closes), and the caller
+// must stop the rank first and close conn afterwards.
 func Serve(ctx context.Context, conn io.ReadWriteCloser, up Upstream, opts Options) error {
+	hc := &holdConn{ReadWriteCloser: conn}
 	b := newBackend(up, opts)
+	b.hold = &hc.hold
+	conn = hc
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := make(chan struct{})
@@ -77,6 +84,19 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, up Upstream, opts Optio
 		}
 	}
 	return nil
+}
+
+// holdConn ignores Close once the rank has aborted (see Serve).
+type holdConn struct {
+	io.ReadWriteCloser
+	hold atomic.Bool
+}
+
+func (h *holdConn) Close() error {
+	if h.hold.Load() {
+		return nil
+	}
+	return h.ReadWriteCloser.Close()
 }
 
 // IsAbort returns the rank's abort, if err is one.

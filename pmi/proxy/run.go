@@ -43,11 +43,13 @@ func Run(ctx context.Context, cmd *exec.Cmd, up Upstream, opts Options) error {
 		if serr != nil {
 			cmd.Process.Kill() // the job is over: do not leave the rank hanging
 			<-exited
+			mine.Close() // after an abort Serve leaves it open until now
 			return serr
 		}
 		return <-exited
 	case werr := <-exited:
 		serr := <-served // the rank's exit closed its end
+		mine.Close()
 		if _, ok := IsAbort(serr); ok || werr == nil {
 			return serr
 		}

@@ -1,0 +1,195 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The cells where the launcher and the image's MPI don't speak the same
+// PMI: mpiwrap proxies.
+var proxyCells = []interop{
+	{"srun-pmix/mpich", []string{"srun"}, []string{"srun", "--mpi=pmix", "-n", "4"}, nil, "/opt/mpiwrap-test/mpich/hello"},
+	{"mpirun/mpich", []string{"mpirun.openmpi"}, []string{"mpirun.openmpi", "--oversubscribe", "-n", "4"}, nil, "/opt/mpiwrap-test/mpich/hello"},
+	{"hydra-forced-proxy/mpich", []string{"mpiexec.mpich"}, []string{"mpiexec.mpich", "-n", "4"}, []string{"--pmi=proxy"}, "/opt/mpiwrap-test/mpich/hello"},
+	{"hydra-port-forced-proxy/mpich", []string{"mpiexec.mpich"}, []string{"mpiexec.mpich", "-pmi-port", "-n", "4"}, []string{"--pmi=proxy"}, "/opt/mpiwrap-test/mpich/hello"},
+	{"srun-pmi2-forced-proxy/mpich", []string{"srun"}, []string{"srun", "--mpi=pmi2", "-n", "4"}, []string{"--pmi=proxy"}, "/opt/mpiwrap-test/mpich/hello"},
+}
+
+func TestInteropProxy(t *testing.T) {
+	img := debian(t, "bookworm")
+	for _, c := range proxyCells {
+		t.Run(c.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, a account) {
+				for _, image := range []string{img, img + ".sqfs"} {
+					r := runCell(t, c, a, image)
+					if r.code != 0 || strings.TrimSpace(r.stdout) != helloOut {
+						t.Fatalf("%s: want %q, got %s", image, helloOut, r)
+					}
+				}
+			})
+		})
+	}
+}
+
+// Natively MPICH under these launchers starts N singletons of size 1; with
+// --pmi=passthrough mpiwrap does too, which shows the proxy is what fixes it.
+func TestPassthroughUnderPMIxGivesSingletons(t *testing.T) {
+	img := debian(t, "bookworm")
+	c := interop{"srun-pmix/mpich", []string{"srun"}, []string{"srun", "--mpi=pmix", "-n", "2"}, []string{"--pmi=passthrough"}, "/opt/mpiwrap-test/mpich/hello"}
+	r := runCell(t, c, accounts(t)[1], img)
+	if strings.Count(r.stdout, "hello size=1 sum=0") != 2 {
+		t.Fatalf("want 2 singletons, got %s", r)
+	}
+}
+
+// An Open MPI image under a launcher that offers only PMI-1/2 is refused
+// before MPI_Init, instead of starting singletons.
+func TestPreflightOpenMPIUnderPMI2(t *testing.T) {
+	img := debian(t, "bookworm")
+	c := interop{"srun-pmi2/openmpi", []string{"srun"}, []string{"srun", "--mpi=pmi2", "-n", "2"}, nil, "/opt/mpiwrap-test/openmpi/hello"}
+	r := runCell(t, c, accounts(t)[1], img)
+	if r.code == 0 || strings.Contains(r.stdout, "hello") || !strings.Contains(r.stderr, "speaks only PMIx") {
+		t.Fatalf("want a pre-flight refusal, got %s", r)
+	}
+}
+
+// MPI_Abort in one rank ends the whole job with its code, passthrough and
+// through the proxy.
+func TestAbortEndsJob(t *testing.T) {
+	img := debian(t, "bookworm")
+	a := accounts(t)[1]
+	for _, c := range append([]interop{passthroughCells[0]}, proxyCells[0], proxyCells[2]) {
+		t.Run(c.name, func(t *testing.T) {
+			c.program = "/opt/mpiwrap-test/mpich/hello"
+			args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
+			for _, n := range c.needs {
+				require(t, have(n), n)
+			}
+			if c.launcher[0] == "srun" {
+				require(t, slurmUp(), "a running single-node Slurm")
+			}
+			r := runAs(t, a, work, nil, 60*time.Second, append(args, img, c.program, "abort", "7")...)
+			if r.code != 7 && !(c.launcher[0] == "srun" && r.code != 0) {
+				t.Fatalf("want exit 7 (srun: the aborting task's failure), got %s", r)
+			}
+		})
+	}
+}
+
+// startJob starts a launcher in its own process group and waits until the
+// ranks run (the program sleeps before MPI_Finalize).
+func startJob(t *testing.T, a account, args []string) (*exec.Cmd, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	cmd := cmdAs(ctx, a, work, nil, args...)
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "ranks running", func() bool { return len(ranksOf(cmd)) == 4 })
+	return cmd, cancel
+}
+
+// descendants lists the processes below pid (hydra puts each rank in a
+// session of its own, so process groups don't find them).
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 1 {
+			pp, _ := strconv.Atoi(f[1])
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var out []int
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// ranksOf lists the ranks of a job started by startJob.
+func ranksOf(cmd *exec.Cmd) []int {
+	var ranks []int
+	for _, p := range descendants(cmd.Process.Pid) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		if strings.HasPrefix(string(b), "/opt/mpiwrap-test/mpich/hello\x00sleep") {
+			ranks = append(ranks, p)
+		}
+	}
+	return ranks
+}
+
+// killJob ends whatever is left of a job.
+func killJob(cmd *exec.Cmd) {
+	for _, p := range descendants(cmd.Process.Pid) {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// A rank killed with SIGKILL while the others wait in MPI_Finalize makes
+// the launcher end the job within bounds.
+func TestRankKilledMidFence(t *testing.T) {
+	img := debian(t, "bookworm")
+	a := accounts(t)[1]
+	for _, c := range []interop{passthroughCells[0], proxyCells[2]} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
+			cmd, cancel := startJob(t, a, append(args, img, c.program, "sleep", "60"))
+			defer cancel()
+			defer killJob(cmd)
+			syscall.Kill(ranksOf(cmd)[0], syscall.SIGKILL)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("the job succeeded after a rank was killed")
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the launcher did not end the job within 30 s of a rank's death")
+			}
+			eventually(t, 10*time.Second, "no rank left", func() bool { return len(ranksOf(cmd)) == 0 })
+		})
+	}
+}
+
+// When the launcher's side goes away, each proxy kills its rank.
+func TestUpstreamLossKillsRank(t *testing.T) {
+	img := debian(t, "bookworm")
+	a := accounts(t)[1]
+	c := proxyCells[2] // hydra, PMI-1 upstream
+	args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
+	cmd, cancel := startJob(t, a, append(args, img, c.program, "sleep", "60"))
+	defer cancel()
+	ranks := ranksOf(cmd)
+	defer killJob(cmd)
+	exec.Command("pkill", "-9", "-P", strconv.Itoa(cmd.Process.Pid), "hydra_pmi_proxy").Run()
+	eventually(t, 20*time.Second, "ranks killed after their upstream closed", func() bool {
+		for _, r := range ranks {
+			if syscall.Kill(r, 0) == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
