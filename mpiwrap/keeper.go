@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"golang.org/x/sys/unix"
 )
 
@@ -210,7 +212,10 @@ func (k *keeper) answer(conn int) {
 	// keeper would wait for the launcher, holding the namespace (and a
 	// squashfuse) the launcher may be waiting on. A rank sent to run behind
 	// a proxy (fallthrough, repProxy) comes back and counts then.
-	if sendReply(conn, status, payload, fds) == nil && (status == repOK || status == repError) && cred != nil {
+	if status == repProxyFork {
+		fds = k.nsfds
+	}
+	if sendReply(conn, status, payload, fds) == nil && (status == repOK || status == repError || status == repProxyFork) && cred != nil {
 		k.joined[cred.Pid] = true
 	}
 }
@@ -236,7 +241,7 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	case err != nil:
 		return repError, []byte(err.Error())
 	case mode == "proxy" && req.client == "c":
-		return repFallthrough, nil // the proxy is Go: let the rank start it
+		return k.planForkedRank(spec, req) // the C half forks the rank, the parent proxies
 	case mode == "proxy" && !proxied:
 		return repProxy, nil
 	}
@@ -257,6 +262,33 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 	}
 	p.encodeCommand(ops)
 	return repOK, ops.Bytes()
+}
+
+// planForkedRank answers a C client whose rank runs behind a proxy: it
+// forks the rank at once and its Go runtime becomes the proxy. The rank's
+// environment says PMI_FD=@, which the child fills in.
+func (k *keeper) planForkedRank(spec *Spec, req *request) (uint32, []byte) {
+	l := DetectLauncher(req.env)
+	if l.Rank < 0 || l.Size < 1 {
+		return repFallthrough, nil // rank and size only the launcher knows: Go asks it
+	}
+	env := proxy.RankEnv(req.env, pmi.Info{Rank: l.Rank, Size: l.Size}, 0)
+	for i, kv := range env {
+		if kv == "PMI_FD=0" {
+			env[i] = "PMI_FD=@"
+		}
+	}
+	renv, err := RankEnv(env, spec, k.plan.ProfileEnv)
+	if err != nil {
+		return repError, []byte(err.Error())
+	}
+	p := *k.plan
+	p.Env, p.Argv = renv, spec.Command
+	p.Launcher = Launcher{Rank: l.Rank}
+	ops := &nsexec.Plan{}
+	ops.Log(p.RankLabel(), false, p.Image.Path)
+	p.encodeCommand(ops)
+	return repProxyFork, ops.Bytes()
 }
 
 func (k *keeper) parseCached(req *request) (*Spec, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -69,16 +70,35 @@ func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options,
 	return nil, opts, errors.New("the launcher offers no PMI to proxy")
 }
 
-// runProxied runs the rank behind a proxy. It returns *ExitStatus with the
-// rank's status, or an error of mpiwrap's own.
+// upstreamConn is the outcome of connecting upstream in the background.
+type upstreamConn struct {
+	up   proxy.Upstream
+	opts proxy.Options
+	err  error
+}
+
+// runProxied runs the rank behind a proxy. The rank starts at once, with
+// its rank and size from the launcher's variables, while the proxy
+// connects upstream (a PMI request waits in the socket meanwhile), so the
+// ranks of a job start as close together as without a proxy. It returns
+// *ExitStatus with the rank's status, or an error of mpiwrap's own.
 func (p *Plan) runProxied(rank, cwd string) error {
-	ctx := context.Background()
-	up, opts, err := upstream(ctx, os.Environ())
-	if err != nil {
-		return err
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	upc := make(chan upstreamConn, 1)
+	go func() {
+		up, opts, err := upstream(ctx, os.Environ())
+		upc <- upstreamConn{up, opts, err}
+	}()
+	info := pmi.Info{Rank: p.Launcher.Rank, Size: p.Launcher.Size}
+	if info.Rank < 0 || info.Size < 1 { // the variables don't say: ask the launcher
+		c := <-upc
+		if c.err != nil {
+			return c.err
+		}
+		info = c.up.Info()
+		upc <- c
 	}
-	defer up.Close()
-	info := up.Info()
 	client := fmt.Sprintf("go-proxy %d %d", info.Rank, info.Size)
 	status, payload, fds, err := p.talkToKeeper(cwd, client, os.Environ())
 	if err != nil {
@@ -94,7 +114,7 @@ func (p *Plan) runProxied(rank, cwd string) error {
 	if err != nil {
 		return err
 	}
-	return serveRank(ctx, cmd, up, opts)
+	return serveCmd(ctx, cmd, upc, info)
 }
 
 // rankCommand prepares the child stage that joins the container and execs
@@ -116,72 +136,123 @@ func rankCommand(ops *nsexec.Plan, rank string, nsfds []int) (*exec.Cmd, error) 
 	return cmd, nil
 }
 
-// serveRank starts the rank, serves its PMI, forwards the launcher's
-// signals to it and ends like it. If the proxy fails first (the launcher
-// went away), the rank is killed rather than left hanging.
-func serveRank(ctx context.Context, cmd *exec.Cmd, up proxy.Upstream, opts proxy.Options) error {
+// startRank starts the child stage; serveRank takes it from there.
+func serveCmd(ctx context.Context, cmd *exec.Cmd, upc <-chan upstreamConn, info pmi.Info) error {
 	mine, rankEnd, err := proxy.Socketpair()
 	if err != nil {
 		return err
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, rankEnd)
+	err = cmd.Start()
+	rankEnd.Close()
+	if err != nil {
+		mine.Close()
+		return fmt.Errorf("start the rank: %w", err)
+	}
+	return serveRank(ctx, cmd.Process, mine, upc, info)
+}
+
+// RunProxyParent is main for a process whose C half forked the rank for a
+// proxy (nsexec.ProxiedRank): serve it and end like it.
+func RunProxyParent(pid, fd int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := os.NewFile(uintptr(fd), "pmi")
+	conn, err := net.FileConn(f)
+	f.Close()
+	proc, _ := os.FindProcess(pid)
+	if err != nil {
+		proc.Kill()
+		return fmt.Errorf("take the rank's PMI socket: %w", err)
+	}
+	upc := make(chan upstreamConn, 1)
+	go func() {
+		up, opts, err := upstream(ctx, os.Environ())
+		upc <- upstreamConn{up, opts, err}
+	}()
+	l := DetectLauncher(os.Environ())
+	return serveRank(ctx, proc, conn, upc, pmi.Info{Rank: l.Rank, Size: l.Size})
+}
+
+// serveRank serves a started rank's PMI once the upstream is there,
+// forwards the launcher's signals to the rank and ends like it. If the
+// proxy fails first (abort, the launcher went away), the rank is killed
+// rather than left hanging.
+func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan upstreamConn, info pmi.Info) error {
+	defer mine.Close()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT, syscall.SIGALRM)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		mine.Close()
-		return fmt.Errorf("start the rank: %w", err)
+	type exit struct {
+		st  *os.ProcessState
+		err error
 	}
-	rankEnd.Close()
-	served := make(chan error, 1)
-	go func() { served <- proxy.Serve(ctx, mine, up, opts) }()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan exit, 1)
+	go func() { st, err := proc.Wait(); exited <- exit{st, err} }()
+	var served chan error
 	var serr error
 	for {
 		select {
 		case s := <-sigs:
-			cmd.Process.Signal(s)
+			proc.Signal(s)
+		case c := <-upc:
+			upc = nil
+			if c.err == nil && (c.up.Info().Rank != info.Rank || c.up.Info().Size != info.Size) {
+				c.err = fmt.Errorf("the launcher says rank %d of %d, its variables said %d of %d",
+					c.up.Info().Rank, c.up.Info().Size, info.Rank, info.Size)
+			}
+			if c.err != nil {
+				serr = c.err
+				proc.Kill()
+				continue
+			}
+			defer c.up.Close()
+			served = make(chan error, 1)
+			go func() { served <- proxy.Serve(ctx, mine, c.up, c.opts) }()
 		case serr = <-served:
 			// Abort or a lost launcher: the job is over. An aborting rank
 			// still sits in PMI_Abort on its open socket; stop it there.
 			if serr != nil {
-				cmd.Process.Kill()
+				proc.Kill()
 			}
 			served = nil
-		case werr := <-exited:
-			if served != nil {
-				serr = <-served
+		case e := <-exited:
+			switch {
+			case served != nil:
+				serr = <-served // the rank's exit closed its end
+			case upc != nil: // it never waited for PMI: still say goodbye upstream
+				if c := <-upc; c.err != nil {
+					serr = c.err
+				} else {
+					serr = proxy.Serve(ctx, mine, c.up, c.opts)
+					c.up.Close()
+				}
 			}
-			mine.Close()
-			return rankStatus(werr, serr)
+			if e.err != nil {
+				return fmt.Errorf("wait for the rank: %w", e.err)
+			}
+			return rankStatus(e.st, serr)
 		}
 	}
 }
 
 // rankStatus turns the rank's end and the proxy's into mpiwrap's.
-func rankStatus(werr, serr error) error {
+func rankStatus(st *os.ProcessState, serr error) error {
 	if ab, ok := proxy.IsAbort(serr); ok {
 		return &ExitStatus{Code: ab.Code}
 	}
-	var ee *exec.ExitError
-	if errors.As(werr, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			if serr != nil && errors.Is(serr, proxy.ErrUpstreamClosed) {
-				return fmt.Errorf("the launcher's PMI went away, so the rank was killed: %w", serr)
-			}
-			return &ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		if serr != nil && errors.Is(serr, proxy.ErrUpstreamClosed) {
+			return fmt.Errorf("the launcher's PMI went away, so the rank was killed: %w", serr)
 		}
-		return &ExitStatus{Code: ee.ExitCode()}
+		return &ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
 	}
-	if werr != nil {
-		return werr
-	}
-	if serr != nil && !errors.Is(serr, proxy.ErrUpstreamClosed) {
+	if serr != nil && !errors.Is(serr, proxy.ErrUpstreamClosed) && st.ExitCode() == 0 {
 		return fmt.Errorf("PMI proxy: %w", serr)
 	}
-	return &ExitStatus{Code: 0}
+	return &ExitStatus{Code: st.ExitCode()}
 }
 
 // Exit ends mpiwrap like the command ended: with its code, or by its

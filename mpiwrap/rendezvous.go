@@ -22,6 +22,7 @@ const (
 	repError       = 1
 	repFallthrough = 2
 	repProxy       = 3 // run the rank behind a PMI proxy, then ask again
+	repProxyFork   = 4 // C client: fork the rank with this plan, proxy it
 	maxMessage     = 64 << 20
 )
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -59,7 +60,8 @@ func main() {
 }
 
 var benches = []func(*env){benchStartup, benchHello4, benchTrue256,
-	benchWarmProfiles, benchColdProfiles, benchOneBuild64}
+	benchWarmProfiles, benchColdProfiles, benchOneBuild64,
+	benchProxyInit, benchFence, benchProxyRSS}
 
 func setup(bin string, reps int) (*env, error) {
 	abs, err := filepath.Abs(bin)
@@ -178,6 +180,9 @@ func report(results []result) {
 		ratio := "-"
 		if r.ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", r.ratio)
+		}
+		if r.target != "" && strings.HasPrefix(r.target, "report") {
+			status = "report"
 		}
 		fmt.Fprintf(w, "%s\t%.2f %s\t%.2f %s\t%s\t%s\t%s\t%s\n", r.name, r.value, r.unit, r.baseline, r.unit, ratio, r.target, status, r.note)
 	}

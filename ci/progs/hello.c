@@ -7,12 +7,24 @@
  *   sleep SECS  every rank sleeps SECS before MPI_Finalize (for kill tests)
  *   maps        every rank prints "rank R lib=PATH", PATH being the libmpi or
  *               libmpich file mapped into it (shows which MPI was injected)
+ *   time        rank 0 prints "init-finalize US" after MPI_Finalize: the
+ *               microseconds from before MPI_Init to after MPI_Finalize,
+ *               where PMI does its work (for the proxy benchmark)
  */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static double now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
 
 /* mpi_lib_path copies the path of the first mapped libmpi.so* or
  * libmpich.so* into buf, or "none" when no such file is mapped. */
@@ -43,14 +55,15 @@ static void mpi_lib_path(char *buf, size_t len)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: hello [abort CODE] [sleep SECS] [maps]\n");
+    fprintf(stderr, "usage: hello [abort CODE] [sleep SECS] [maps] [time]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int rank, size, abort_code = -1, sleep_secs = 0, maps = 0;
+    int rank, size, abort_code = -1, sleep_secs = 0, maps = 0, timing = 0;
     long sum = 0, mine;
+    double start = now_us();
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "abort") == 0 && i + 1 < argc)
@@ -59,6 +72,8 @@ int main(int argc, char **argv)
             sleep_secs = atoi(argv[++i]);
         else if (strcmp(argv[i], "maps") == 0)
             maps = 1;
+        else if (strcmp(argv[i], "time") == 0)
+            timing = 1;
         else
             usage();
     }
@@ -89,5 +104,7 @@ int main(int argc, char **argv)
     if (sleep_secs > 0)
         sleep((unsigned)sleep_secs);
     MPI_Finalize();
+    if (timing && rank == 0)
+        printf("init-finalize %.0f\n", now_us() - start);
     return 0;
 }

@@ -19,6 +19,9 @@ import (
 )
 
 func main() {
+	if pid, fd, ok := nsexec.ProxiedRank(); ok { // the C half forked the rank
+		os.Exit(finish(mpiwrap.RunProxyParent(pid, fd)))
+	}
 	switch nsexec.Stage() {
 	case "keeper":
 		os.Exit(mpiwrap.RunKeeper(parseRun))
@@ -32,10 +35,15 @@ func main() {
 func execute(args []string) int {
 	cmd := newRootCmd(cli{})
 	cmd.SetArgs(args)
-	err := cmd.Execute()
+	return finish(cmd.Execute())
+}
+
+// finish reports err and returns the exit code, or ends like a proxied
+// rank did.
+func finish(err error) int {
 	var st *mpiwrap.ExitStatus
 	switch {
-	case errors.As(err, &st): // a proxied rank ended: end like it
+	case errors.As(err, &st):
 		mpiwrap.Exit(st)
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s%v\n", errorPrefix(), err)

@@ -422,6 +422,10 @@ static void op_exec(struct state *st, struct rec *r)
 		nsx_die(EXIT_MPIWRAP, "can't allocate exec arguments");
 	memcpy(argv, &r->arg[2], (size_t)argc * sizeof *argv);
 	memcpy(envp, &r->arg[2 + argc], (r->n - 2 - (size_t)argc) * sizeof *envp);
+	for (char **e = envp; *e != NULL; e++) /* a rank forked for a proxy */
+		if (strcmp(*e, "PMI_FD=@") == 0 && nsexec_pmi_fd[0] != '\0' &&
+		    asprintf(e, "PMI_FD=%s", nsexec_pmi_fd) < 0)
+			nsx_die(EXIT_MPIWRAP, "can't set PMI_FD");
 	st->image = r->arg[0];
 	nsx_exec(st->image, argv, envp);
 }

@@ -29,11 +29,12 @@ extern int mpiwrap_fastpath_enabled __attribute__((weak));
 #define REP_OK 0
 #define REP_ERROR 1
 #define REP_FALLTHROUGH 2
+#define REP_PROXY_FORK 4 /* fork: the child is the rank, this process its PMI proxy */
 
 static int flag_present(int argc, char **argv)
 {
 	static const char *const flags[] = {"--no-join", "--join-key", "--join-size",
-					    "--pmi", "--verbose", NULL};
+					    "--verbose", NULL};
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0)
@@ -346,6 +347,56 @@ static void rank_from_env(void)
 		}
 }
 
+int nsexec_proxy_fd = -1;
+int nsexec_rank_pid = -1;
+char nsexec_pmi_fd[16];
+
+/* The lowest descriptor from 3 that is free here: the rank's PMI socket
+ * takes it, so every descriptor the launcher passed keeps its number. */
+static int free_fd(void)
+{
+	int fd = 3;
+
+	while (fcntl(fd, F_GETFD) >= 0)
+		fd++;
+	return fd;
+}
+
+/* Proxy mode: fork the rank now, so ranks start as early as they do
+ * without a proxy, and let the parent become the proxy once the Go runtime
+ * is up. The rank gets its socket as PMI_FD (the plan says "PMI_FD=@");
+ * the launcher's PMI_FD stays with the proxy. Returns the child's pid in
+ * the parent and 0 in the child. */
+static pid_t fork_rank(int nsfds[2])
+{
+	const char *launcher_fd = getenv("PMI_FD");
+	int sp[2], n;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make the PMI socket: %s", strerror(errno));
+	n = free_fd(); /* after the pair: it must not be one of its ends */
+	pid = fork();
+	if (pid < 0)
+		nsx_die(EXIT_MPIWRAP, "can't start the rank: %s", strerror(errno));
+	if (pid == 0) {
+		if (launcher_fd != NULL && atoi(launcher_fd) >= 3)
+			close(atoi(launcher_fd));
+		if (dup2(sp[1], n) < 0)
+			nsx_die(EXIT_MPIWRAP, "can't pass the PMI socket: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		snprintf(nsexec_pmi_fd, sizeof nsexec_pmi_fd, "%d", n);
+		return 0;
+	}
+	close(sp[1]);
+	close(nsfds[0]);
+	close(nsfds[1]);
+	nsexec_proxy_fd = sp[0];
+	nsexec_rank_pid = pid;
+	return pid;
+}
+
 void nsx_fastpath(int argc, char **argv)
 {
 	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -380,8 +431,10 @@ void nsx_fastpath(int argc, char **argv)
 		rank_from_env();
 		nsx_die(EXIT_MPIWRAP, "%.*s", (int)(replen - 4), (char *)rep + 4);
 	}
-	if (status != REP_OK || nfds != 2)
+	if ((status != REP_OK && status != REP_PROXY_FORK) || nfds != 2)
 		nsx_die(EXIT_MPIWRAP, "bad reply from the namespace keeper at %s", path);
+	if (status == REP_PROXY_FORK && fork_rank(fds) > 0)
+		return; /* the Go runtime starts here, as the rank's PMI proxy */
 	if (setns(fds[0], CLONE_NEWUSER) < 0 || setns(fds[1], CLONE_NEWNS) < 0)
 		nsx_die(EXIT_MPIWRAP, "can't join the node's namespaces: %s",
 			strerror(errno));

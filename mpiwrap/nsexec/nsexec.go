@@ -41,6 +41,15 @@ func Stage() string {
 	return C.GoString(C.nsexec_stage)
 }
 
+// ProxiedRank is the rank that the C half forked for a proxy and this
+// process's end of its PMI socket, or ok false.
+func ProxiedRank() (pid, fd int, ok bool) {
+	if C.nsexec_rank_pid <= 0 {
+		return 0, 0, false
+	}
+	return int(C.nsexec_rank_pid), int(C.nsexec_proxy_fd), true
+}
+
 // SignalState is the launcher's signal dispositions and mask, recorded before
 // the Go runtime changed them; pass it on as _MPIWRAP_SIG.
 func SignalState() string {

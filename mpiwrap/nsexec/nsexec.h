@@ -40,6 +40,11 @@ enum {
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
+/* Set by the constructor for Go to read. The proxy pair: after a fork for
+ * a proxied rank, the parent's end of the rank's PMI socket and its pid. */
+extern int nsexec_proxy_fd;
+extern int nsexec_rank_pid;
+extern char nsexec_pmi_fd[16];
 /* Set by the constructor for Go to read. */
 extern const char *nsexec_stage;     /* value of _MPIWRAP_STAGE, or NULL */
 extern char nsexec_sigstate[64];     /* "IGNMASK:BLOCKMASK" taken before Go touched signals */

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// output runs a command as the test user and returns its stdout.
+func (e *env) output(args ...string) (string, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = e.work
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + e.home, "USER=" + e.name, "LANG=C"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.user}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%q: %v\n%s", args, err, errb.String())
+	}
+	return out.String(), nil
+}
+
+var initFinalize = regexp.MustCompile(`init-finalize (\d+)`)
+
+// benchProxyInit: MPI_Init-to-Finalize of the 4-rank program under hydra,
+// through the proxy against passthrough (<= 1.1). Also at 2 ranks: with 4
+// ranks and 4 proxies on a 2-core machine, MPICH's spinning shared-memory
+// barrier in MPI_Init starves the proxies (see README, Performance).
+func benchProxyInit(e *env) {
+	benchProxyInitN(e, "4", "<= 1.1")
+	benchProxyInitN(e, "2", "")
+}
+
+func benchProxyInitN(e *env, n, target string) {
+	name := "Init-Finalize -n " + n + ": proxy vs passthrough"
+	run := func(flag string) (float64, error) {
+		out, err := e.output("mpiexec.mpich", "-n", n, e.bin, flag, e.debian, "/opt/mpiwrap-test/mpich/hello", "time")
+		if err != nil {
+			return 0, err
+		}
+		m := initFinalize.FindStringSubmatch(out)
+		if m == nil {
+			return 0, fmt.Errorf("no init-finalize line in %q (rebuild the images: ci/setup.sh)", out)
+		}
+		us, _ := strconv.ParseFloat(m[1], 64)
+		return us / 1e6, nil
+	}
+	var ta, tb []float64
+	for i := -1; i < e.reps; i++ {
+		a, err := run("--pmi=proxy")
+		if err != nil {
+			e.fail(name, err)
+			return
+		}
+		b, err := run("--pmi=passthrough")
+		if err != nil {
+			e.fail(name, err)
+			return
+		}
+		if i >= 0 {
+			ta, tb = append(ta, a), append(tb, b)
+		}
+	}
+	e.ratioResult(name, target, 1.1, ta, tb)
+}
+
+var benchLine = regexp.MustCompile(`^BenchmarkFenceGetAll/n=(\d+)/(\w+)-\d+\s+\d+\s+(\d+) ns/op`)
+
+// benchFence: a fence plus a get of every rank's key with the in-process
+// launcher at 64, 256 and 1024 simulated ranks, through proxies (batched,
+// as mpiwrap runs PMI-1/2 upstreams) against direct (<= 1.2 at 1024).
+func benchFence(e *env) {
+	const name = "fence+get-all via proxies vs direct"
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkFenceGetAll$", "-benchtime", "3x", "./pmi/proxy/")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.fail(name, fmt.Errorf("go test -bench: %v\n%s", err, out))
+		return
+	}
+	ns := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if m := benchLine.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			ns[m[1]+"/"+m[2]] = v
+		}
+	}
+	for _, n := range []string{"64", "256", "1024"} {
+		d, b, p := ns[n+"/direct"], ns[n+"/batch"], ns[n+"/proxy"]
+		if d == 0 {
+			e.fail(name, fmt.Errorf("no result for n=%s in:\n%s", n, out))
+			return
+		}
+		r := result{name: fmt.Sprintf("%s, n=%s", name, n), unit: "ms", value: b / 1e6, baseline: d / 1e6,
+			ratio: b / d, note: fmt.Sprintf("unbatched proxy %.2fx", p/d)}
+		if n == "1024" {
+			r.target, r.pass = "<= 1.2", r.ratio <= 1.2
+		}
+		e.results = append(e.results, r)
+	}
+}
+
+// benchProxyRSS reports the resident size of the proxies (and PMIx
+// helpers) of a running 4-rank job.
+func benchProxyRSS(e *env) {
+	const name = "proxy RSS per rank"
+	cmd := exec.Command("mpiexec.mpich", "-n", "4", e.bin, "--pmi=proxy", e.debian, "/opt/mpiwrap-test/mpich/hello", "sleep", "2")
+	cmd.Dir = e.work
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + e.home, "USER=" + e.name}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.user}
+	if err := cmd.Start(); err != nil {
+		e.fail(name, err)
+		return
+	}
+	time.Sleep(1200 * time.Millisecond)
+	var rss []float64
+	for _, p := range processesOf(e.bin) {
+		if kb := vmRSS(p); kb > 0 {
+			rss = append(rss, kb/1024)
+		}
+	}
+	cmd.Wait()
+	if len(rss) == 0 {
+		e.fail(name, fmt.Errorf("no proxy found"))
+		return
+	}
+	worst := 0.0
+	for _, v := range rss {
+		worst = max(worst, v)
+	}
+	e.results = append(e.results, result{name: name, unit: "MiB", value: mean(rss), baseline: 15,
+		target: "report (aim < 15 MiB)", pass: true, note: fmt.Sprintf("%d proxies, largest %.1f MiB; the PMIx helper adds ~8 MiB", len(rss), worst)})
+}
+
+func processesOf(exe string) []int {
+	var pids []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err == nil && l == exe {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func vmRSS(pid int) float64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return 0
+}
