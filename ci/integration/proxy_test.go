@@ -82,8 +82,7 @@ func TestAbortEndsJob(t *testing.T) {
 	}
 }
 
-// startJob starts a launcher in its own process group and waits until the
-// ranks run (the program sleeps before MPI_Finalize).
+// startJob starts a launcher and waits until its 4 ranks run.
 func startJob(t *testing.T, a account, args []string) (*exec.Cmd, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -92,7 +91,7 @@ func startJob(t *testing.T, a account, args []string) (*exec.Cmd, context.Cancel
 		cancel()
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "ranks running", func() bool { return len(ranksOf(cmd)) == 4 })
+	eventually(t, 30*time.Second, "ranks running", func() bool { return len(ranksOf(cmd, "")) == 4 })
 	return cmd, cancel
 }
 
@@ -126,12 +125,16 @@ func descendants(pid int) []int {
 	return out
 }
 
-// ranksOf lists the ranks of a job started by startJob.
-func ranksOf(cmd *exec.Cmd) []int {
+// ranksOf lists the ranks of a job started by startJob; with state, only
+// those in that state ("S", sleeping).
+func ranksOf(cmd *exec.Cmd, wchan string) []int {
 	var ranks []int
 	for _, p := range descendants(cmd.Process.Pid) {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
-		if strings.HasPrefix(string(b), "/opt/mpiwrap-test/mpich/hello\x00sleep") {
+		if !strings.HasPrefix(string(b), "/opt/mpiwrap-test/mpich/hello\x00") {
+			continue
+		}
+		if w, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/wchan"); wchan == "" || string(w) == wchan {
 			ranks = append(ranks, p)
 		}
 	}
@@ -146,18 +149,22 @@ func killJob(cmd *exec.Cmd) {
 	syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
 }
 
-// A rank killed with SIGKILL while the others wait in MPI_Finalize makes
-// the launcher end the job within bounds.
+// A rank killed with SIGKILL while the others wait for it in MPI_Finalize's
+// PMI fence makes the launcher end the job within bounds.
 func TestRankKilledMidFence(t *testing.T) {
 	img := debian(t, "bookworm")
 	a := accounts(t)[1]
 	for _, c := range []interop{passthroughCells[0], proxyCells[2]} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
-			cmd, cancel := startJob(t, a, append(args, img, c.program, "sleep", "60"))
+			cmd, cancel := startJob(t, a, append(args, img, c.program, "lag", "60"))
 			defer cancel()
 			defer killJob(cmd)
-			syscall.Kill(ranksOf(cmd)[0], syscall.SIGKILL)
+			// The lagging rank sleeps (hrtimer); the others block in the fence.
+			eventually(t, 20*time.Second, "three ranks in the fence", func() bool {
+				return len(ranksOf(cmd, "hrtimer_nanosleep")) == 1 && len(ranksOf(cmd, "")) == 4
+			})
+			syscall.Kill(ranksOf(cmd, "hrtimer_nanosleep")[0], syscall.SIGKILL)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			select {
@@ -168,7 +175,7 @@ func TestRankKilledMidFence(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("the launcher did not end the job within 30 s of a rank's death")
 			}
-			eventually(t, 10*time.Second, "no rank left", func() bool { return len(ranksOf(cmd)) == 0 })
+			eventually(t, 10*time.Second, "no rank left", func() bool { return len(ranksOf(cmd, "")) == 0 })
 		})
 	}
 }
@@ -181,7 +188,7 @@ func TestUpstreamLossKillsRank(t *testing.T) {
 	args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
 	cmd, cancel := startJob(t, a, append(args, img, c.program, "sleep", "60"))
 	defer cancel()
-	ranks := ranksOf(cmd)
+	ranks := ranksOf(cmd, "")
 	defer killJob(cmd)
 	exec.Command("pkill", "-9", "-P", strconv.Itoa(cmd.Process.Pid), "hydra_pmi_proxy").Run()
 	eventually(t, 20*time.Second, "ranks killed after their upstream closed", func() bool {

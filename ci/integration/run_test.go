@@ -297,3 +297,20 @@ func TestCheckPlan(t *testing.T) {
 		}
 	})
 }
+
+// The command keeps the CPU affinity and the cgroup its launcher gave it.
+func TestAffinityAndCgroup(t *testing.T) {
+	require(t, have("taskset"), "taskset (util-linux)")
+	forEach(t, func(t *testing.T, a account) {
+		host := must(t, runAs(t, a, work, nil, 30*time.Second, "taskset", "-c", "0", "cat", "/proc/self/cgroup"))
+		r := must(t, runAs(t, a, work, nil, 30*time.Second, "taskset", "-c", "0", bin, tiny,
+			"sh", "-c", "cat /proc/self/status; echo CGROUP; cat /proc/self/cgroup"))
+		status, cgroup, _ := strings.Cut(r.stdout, "CGROUP\n")
+		if !strings.Contains(status, "Cpus_allowed_list:\t0\n") {
+			t.Errorf("affinity lost inside:\n%s", status)
+		}
+		if cgroup != host.stdout {
+			t.Errorf("cgroup inside %q, outside %q", cgroup, host.stdout)
+		}
+	})
+}

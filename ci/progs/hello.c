@@ -5,6 +5,8 @@
  * Options (may be combined, in any order):
  *   abort CODE  rank 1 (rank 0 if size is 1) calls MPI_Abort(CODE) after init
  *   sleep SECS  every rank sleeps SECS before MPI_Finalize (for kill tests)
+ *   lag SECS    the last rank sleeps SECS before MPI_Finalize while the
+ *               others wait for it in MPI_Finalize's PMI fence
  *   maps        every rank prints "rank R lib=PATH", PATH being the libmpi or
  *               libmpich file mapped into it (shows which MPI was injected)
  *   time        rank 0 prints "init-finalize US" after MPI_Finalize: the
@@ -55,13 +57,13 @@ static void mpi_lib_path(char *buf, size_t len)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: hello [abort CODE] [sleep SECS] [maps] [time]\n");
+    fprintf(stderr, "usage: hello [abort CODE] [sleep SECS] [lag SECS] [maps] [time]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int rank, size, abort_code = -1, sleep_secs = 0, maps = 0, timing = 0;
+    int rank, size, abort_code = -1, sleep_secs = 0, lag_secs = 0, maps = 0, timing = 0;
     long sum = 0, mine;
     double start = now_us();
 
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
             abort_code = atoi(argv[++i]);
         else if (strcmp(argv[i], "sleep") == 0 && i + 1 < argc)
             sleep_secs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "lag") == 0 && i + 1 < argc)
+            lag_secs = atoi(argv[++i]);
         else if (strcmp(argv[i], "maps") == 0)
             maps = 1;
         else if (strcmp(argv[i], "time") == 0)
@@ -103,6 +107,8 @@ int main(int argc, char **argv)
     }
     if (sleep_secs > 0)
         sleep((unsigned)sleep_secs);
+    if (lag_secs > 0 && rank == size - 1)
+        sleep((unsigned)lag_secs);
     MPI_Finalize();
     if (timing && rank == 0)
         printf("init-finalize %.0f\n", now_us() - start);
