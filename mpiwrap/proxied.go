@@ -136,7 +136,7 @@ func rankCommand(ops *nsexec.Plan, rank string, nsfds []int) (*exec.Cmd, error) 
 	return cmd, nil
 }
 
-// startRank starts the child stage; serveRank takes it from there.
+// serveCmd starts the child stage; serveRank takes it from there.
 func serveCmd(ctx context.Context, cmd *exec.Cmd, upc <-chan upstreamConn, info pmi.Info) error {
 	mine, rankEnd, err := proxy.Socketpair()
 	if err != nil {

@@ -93,11 +93,10 @@ func (p *Plan) runAlone(spec *Spec, rank string) error {
 // runShared joins the node's namespace through its keeper, becoming the
 // leader that starts the keeper when there is none yet.
 func (p *Plan) runShared(rank, cwd string) error {
-	client := "go"
 	if p.PMIMode == "proxy" {
 		return p.runProxied(rank, cwd)
 	}
-	status, payload, fds, err := p.talkToKeeper(cwd, client, os.Environ())
+	status, payload, fds, err := p.talkToKeeper(cwd, "go", os.Environ())
 	switch {
 	case err != nil:
 		return err
