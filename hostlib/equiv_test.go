@@ -12,6 +12,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
 	"github.com/mpiwrap/mpiwrap/hostlib/ldcache"
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // equivTree is a temporary image root with an injected directory laid
@@ -29,7 +30,7 @@ type equivTree struct {
 // and ldconfig's cache over the generated ld.so.conf.
 func buildEquivTree(t *testing.T) *equivTree {
 	ma := elfdeps.DetectMultiarch("/", nil)
-	require(t, ma != "", "a multiarch host")
+	testreq.Require(t, ma != "", "a multiarch host")
 	root := t.TempDir()
 	lib := filepath.Join(root, "usr/lib", ma)
 	symlink(t, "usr/lib", filepath.Join(root, "lib"))
@@ -174,16 +175,16 @@ func TestCacheListingMatchesLdconfig(t *testing.T) {
 // libraries, and agree on everything except the image's glibc-hwcaps
 // copy that our cache shadows.
 func TestLdSoUsesMergedCache(t *testing.T) {
-	require(t, os.Geteuid() == 0, "root (for chroot)")
+	testreq.Require(t, os.Geteuid() == 0, "root (for chroot)")
 	cc, err := exec.LookPath("cc")
-	require(t, err == nil, "a C compiler (cc)")
+	testreq.Require(t, err == nil, "a C compiler (cc)")
 	tr := buildEquivTree(t)
 	src := filepath.Join(t.TempDir(), "probe.c")
 	writeFile(t, src, "int numa_available(void); void *rtnl_link_alloc(void); int main(void){return numa_available() + (rtnl_link_alloc() != 0);}\n")
 	probe := filepath.Join(tr.root, "usr/bin/probe")
 	mkdirs(t, filepath.Dir(probe))
 	if b, err := exec.Command(cc, "-o", probe, src, "-lnuma", "-lnl-route-3", "-lnl-3").CombinedOutput(); err != nil {
-		require(t, false, "libnuma and libnl-route-3 development files: "+string(b))
+		testreq.Require(t, false, "libnuma and libnl-route-3 development files: "+string(b))
 	}
 	loads := func(cache string) map[string]string {
 		data, err := os.ReadFile(filepath.Join(tr.root, cache))

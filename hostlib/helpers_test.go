@@ -10,20 +10,8 @@ import (
 
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
-
-// require skips the test when something it needs is absent, or fails it
-// when MPIWRAP_TEST_REQUIRE=1 says every prerequisite must be present.
-func require(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("requires %s", what)
-	}
-	t.Skipf("requires %s", what)
-}
 
 func mkdirs(t *testing.T, dirs ...string) {
 	t.Helper()
@@ -80,7 +68,7 @@ func hostReal(t *testing.T, soname string) string {
 		t.Fatal(err)
 	}
 	o, err := r.Lookup(soname, nil)
-	require(t, err == nil, "host library "+soname)
+	testreq.Require(t, err == nil, "host library "+soname)
 	return o.Real
 }
 
@@ -91,7 +79,7 @@ func ldconfig(t *testing.T, args ...string) []byte {
 		p = "/sbin/ldconfig"
 	}
 	_, err = os.Stat(p)
-	require(t, err == nil, "ldconfig")
+	testreq.Require(t, err == nil, "ldconfig")
 	cmd := exec.Command(p, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -13,6 +13,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
 	"github.com/mpiwrap/mpiwrap/hostlib/ldcache"
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // olderVersions lists the versions the host's soname defines up to max.
@@ -22,7 +23,7 @@ func olderVersions(t *testing.T, soname, max string) []string {
 		t.Fatal(err)
 	}
 	o, err := r.Lookup(soname, nil)
-	require(t, err == nil, "host "+soname)
+	testreq.Require(t, err == nil, "host "+soname)
 	var out []string
 	for _, v := range o.Defines {
 		if p := abi.ParseSymVersion(v); p.Numeric() && p.Compare(abi.ParseSymVersion(max)) <= 0 {
@@ -37,7 +38,7 @@ func olderVersions(t *testing.T, soname, max string) []string {
 // the release banner libc.so.6 has.
 func oldGlibc(t *testing.T, soname string, versions []string, release string) string {
 	compiler, err := exec.LookPath("cc")
-	require(t, err == nil, "a C compiler (cc)")
+	testreq.Require(t, err == nil, "a C compiler (cc)")
 	dir := t.TempDir()
 	var script, src strings.Builder
 	prev := ""
@@ -68,7 +69,7 @@ func oldGlibc(t *testing.T, soname string, versions []string, release string) st
 // added none). mpich names the image's MPICH file.
 func fakeImage(t *testing.T, glibc, mpich string) string {
 	ma := elfdeps.DetectMultiarch("/", nil)
-	require(t, ma != "", "a multiarch host")
+	testreq.Require(t, ma != "", "a multiarch host")
 	root := t.TempDir()
 	lib := filepath.Join(root, "usr/lib", ma)
 	for _, so := range []string{"libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6"} {
@@ -105,7 +106,7 @@ func builtinResolution(t *testing.T, names ...string) *profile.Resolution {
 		for _, l := range p.Libraries {
 			if l.Required {
 				_, err := host.Resolver.Lookup(l.Candidates[0], nil)
-				require(t, err == nil, "host library "+l.Candidates[0]+" for profile "+p.Name)
+				testreq.Require(t, err == nil, "host library "+l.Candidates[0]+" for profile "+p.Name)
 			}
 		}
 	}
@@ -187,7 +188,7 @@ const ciImages = "/var/cache/mpiwrap-ci/images"
 func ciImage(t *testing.T, name string) string {
 	dir := filepath.Join(ciImages, name)
 	_, err := os.Stat(filepath.Join(dir, "opt/mpiwrap-test/mpich/hello"))
-	require(t, err == nil, "the CI image "+dir+" (built by ci/)")
+	testreq.Require(t, err == nil, "the CI image "+dir+" (built by ci/)")
 	return dir
 }
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 var (
@@ -52,19 +54,6 @@ func setup(m *testing.M) int {
 	return m.Run()
 }
 
-// require fails the test under MPIWRAP_TEST_REQUIRE=1, and skips it
-// otherwise, when something the test needs is missing.
-func require(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("missing requirement: %s", what)
-	}
-	t.Skipf("missing requirement: %s", what)
-}
-
 func have(cmd string) bool {
 	_, err := exec.LookPath(cmd)
 	return err == nil
@@ -81,13 +70,13 @@ type account struct {
 // default testu): users are not root, and every namespace test runs as both.
 func accounts(t *testing.T) []account {
 	t.Helper()
-	require(t, os.Geteuid() == 0, "root (to run tests as the test user too)")
+	testreq.Require(t, os.Geteuid() == 0, "root (to run tests as the test user too)")
 	name := os.Getenv("MPIWRAP_TEST_USER")
 	if name == "" {
 		name = "testu"
 	}
 	u, err := user.Lookup(name)
-	require(t, err == nil, "test user "+name+" (ci/testuser.sh makes it)")
+	testreq.Require(t, err == nil, "test user "+name+" (ci/testuser.sh makes it)")
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return []account{{"root", 0, 0, "/root"}, {name, uid, gid, u.HomeDir}}

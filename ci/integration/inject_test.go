@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/ldcache"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // ldcacheLog counts the ld.so cache builds logged on this node for a.
@@ -28,14 +29,14 @@ func freshCache(t *testing.T, a account) {
 func hostLibmpich(t *testing.T) string {
 	t.Helper()
 	real, err := filepath.EvalSymlinks("/usr/lib/x86_64-linux-gnu/libmpich.so.12")
-	require(t, err == nil, "host MPICH (libmpich12)")
+	testreq.Require(t, err == nil, "host MPICH (libmpich12)")
 	return real
 }
 
 // The host MPI wins over the image's own copy, in every rank; the cache is
 // built once per node and reused; the image is unchanged.
 func TestInjectHostMPICH(t *testing.T) {
-	require(t, have("mpiexec.mpich"), "mpiexec.mpich")
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich")
 	img := debian(t, "bookworm")
 	real := hostLibmpich(t)
 	var st syscall.Stat_t
@@ -108,7 +109,7 @@ func TestInjectCacheMatchesLdconfig(t *testing.T) {
 // Host MPICH 4.0 needs glibc 2.34: a bullseye image (glibc 2.31) is refused
 // before any rank starts, with a message that says why.
 func TestInjectGlibcRefusal(t *testing.T) {
-	require(t, have("mpiexec.mpich"), "mpiexec.mpich")
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich")
 	img := debian(t, "bullseye")
 	hostLibmpich(t)
 	forEach(t, func(t *testing.T, a account) {
@@ -196,7 +197,7 @@ int n=-1;int r=init(0);count(&n);printf("cuInit=%d devices=%d\n",r,n);return 0;}
 // extra search directories, the binary and the device injected, and a
 // program in the container finds the driver through the injected cache.
 func TestNvidiaFakeTree(t *testing.T) {
-	require(t, have("gcc"), "gcc")
+	testreq.Require(t, have("gcc"), "gcc")
 	forEach(t, func(t *testing.T, a account) {
 		tree, prog := fakeGPU(t, a)
 		prof := filepath.Join(tree, "nvidia.toml")

@@ -1,16 +1,12 @@
 package integration
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// slurmUp reports whether the single-node Slurm from ci/slurm/setup.sh runs.
-func slurmUp() bool {
-	return exec.Command("timeout", "20", "srun", "-n", "1", "true").Run() == nil
-}
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
+)
 
 // interop is one cell of the launcher x image-MPI matrix: a real 4-rank
 // program (Init, Allreduce, Finalize) in the Debian 12 image.
@@ -33,9 +29,9 @@ var passthroughCells = []interop{
 func runCell(t *testing.T, c interop, a account, img string) result {
 	t.Helper()
 	for _, n := range c.needs {
-		require(t, have(n), n)
+		testreq.Require(t, have(n), n)
 		if n == "srun" {
-			require(t, slurmUp(), "a running single-node Slurm (ci/slurm/setup.sh)")
+			testreq.Slurm(t, strings.TrimPrefix(c.launcher[1], "--mpi="))
 		}
 	}
 	args := append([]string{}, c.launcher...)

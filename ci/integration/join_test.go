@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // rendezvous is where a's ranks meet; it must be gone after every job.
@@ -36,7 +38,7 @@ func lines(s string) []string {
 }
 
 func TestHydraRanksShareNamespace(t *testing.T) {
-	require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
 	forEach(t, func(t *testing.T, a account) {
 		r := must(t, runAs(t, a, work, nil, 60*time.Second, "mpiexec.mpich", "-n", "4", bin, tiny,
 			"sh", "-c", "echo $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/user)"))

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // debian is the debootstrapped Debian 12 image that ci/setup.sh caches.
@@ -17,14 +19,14 @@ func debian(t *testing.T, suite string) string {
 	}
 	img := filepath.Join(cache, "images", suite)
 	_, err := os.Stat(filepath.Join(img, "opt/mpiwrap-test/mpich/hello"))
-	require(t, err == nil, "Debian "+suite+" image at "+img+" (ci/images/build-debian.sh "+suite+")")
+	testreq.Require(t, err == nil, "Debian "+suite+" image at "+img+" (ci/images/build-debian.sh "+suite+")")
 	return img
 }
 
 const helloOut = "hello size=4 sum=6"
 
 func TestHydraMPICHHello(t *testing.T) {
-	require(t, have("mpiexec.mpich"), "mpiexec.mpich")
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich")
 	img := debian(t, "bookworm")
 	for _, image := range []string{img, img + ".sqfs"} {
 		t.Run(filepath.Base(image), func(t *testing.T) {
@@ -43,7 +45,7 @@ func TestHydraMPICHHello(t *testing.T) {
 // Without a shared namespace MPICH's UCX shared memory fails in MPI_Init:
 // the reason ranks share one.
 func TestHydraMPICHFailsWithoutJoin(t *testing.T) {
-	require(t, have("mpiexec.mpich"), "mpiexec.mpich")
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich")
 	img := debian(t, "bookworm")
 	forEach(t, func(t *testing.T, a account) {
 		r := runAs(t, a, work, nil, 120*time.Second, "mpiexec.mpich", "-n", "4", bin, "--no-join", img,

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // The cells where the launcher and the image's MPI don't speak the same
@@ -69,10 +71,10 @@ func TestAbortEndsJob(t *testing.T) {
 			c.program = "/opt/mpiwrap-test/mpich/hello"
 			args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
 			for _, n := range c.needs {
-				require(t, have(n), n)
+				testreq.Require(t, have(n), n)
 			}
 			if c.launcher[0] == "srun" {
-				require(t, slurmUp(), "a running single-node Slurm")
+				testreq.Slurm(t, strings.TrimPrefix(c.launcher[1], "--mpi="))
 			}
 			r := runAs(t, a, work, nil, 60*time.Second, append(args, img, c.program, "abort", "7")...)
 			if r.code != 7 && !(c.launcher[0] == "srun" && r.code != 0) {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // treeHash digests every path, mode, owner, size, mtime and content of a
@@ -300,7 +302,7 @@ func TestCheckPlan(t *testing.T) {
 
 // The command keeps the CPU affinity and the cgroup its launcher gave it.
 func TestAffinityAndCgroup(t *testing.T) {
-	require(t, have("taskset"), "taskset (util-linux)")
+	testreq.Require(t, have("taskset"), "taskset (util-linux)")
 	forEach(t, func(t *testing.T, a account) {
 		host := must(t, runAs(t, a, work, nil, 30*time.Second, "taskset", "-c", "0", "cat", "/proc/self/cgroup"))
 		r := must(t, runAs(t, a, work, nil, 30*time.Second, "taskset", "-c", "0", bin, tiny,

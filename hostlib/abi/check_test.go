@@ -9,20 +9,8 @@ import (
 	"testing"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
-
-// require skips the test when something it needs is absent, or fails it
-// when MPIWRAP_TEST_REQUIRE=1 says every prerequisite must be present.
-func require(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("requires %s", what)
-	}
-	t.Skipf("requires %s", what)
-}
 
 func hostResolver(t *testing.T) *elfdeps.Resolver {
 	t.Helper()
@@ -36,7 +24,7 @@ func hostResolver(t *testing.T) *elfdeps.Resolver {
 func hostObject(t *testing.T, soname string) *elfdeps.Object {
 	t.Helper()
 	o, err := hostResolver(t).Lookup(soname, nil)
-	require(t, err == nil, "host library "+soname)
+	testreq.Require(t, err == nil, "host library "+soname)
 	return o
 }
 
@@ -118,7 +106,7 @@ func TestCheckMPI(t *testing.T) {
 func cc(t *testing.T, dir, out, src string, args ...string) string {
 	t.Helper()
 	compiler, err := exec.LookPath("cc")
-	require(t, err == nil, "a C compiler (cc)")
+	testreq.Require(t, err == nil, "a C compiler (cc)")
 	c := filepath.Join(dir, out+".c")
 	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
 		t.Fatal(err)

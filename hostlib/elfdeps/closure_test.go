@@ -10,20 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// require skips the test when something it needs is absent, or fails it
-// when MPIWRAP_TEST_REQUIRE=1 says every prerequisite must be present.
-func require(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("requires %s", what)
-	}
-	t.Skipf("requires %s", what)
-}
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
+)
 
 func hostResolver(t *testing.T) *Resolver {
 	t.Helper()
@@ -31,7 +20,7 @@ func hostResolver(t *testing.T) *Resolver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	require(t, r.Cache != nil, "a host /etc/ld.so.cache")
+	testreq.Require(t, r.Cache != nil, "a host /etc/ld.so.cache")
 	return r
 }
 
@@ -39,7 +28,7 @@ func hostResolver(t *testing.T) *Resolver {
 func hostLib(t *testing.T, r *Resolver, soname string) string {
 	t.Helper()
 	o, err := r.Lookup(soname, nil)
-	require(t, err == nil, "host library "+soname)
+	testreq.Require(t, err == nil, "host library "+soname)
 	return o.Path
 }
 
@@ -127,7 +116,7 @@ func TestClosureExcludesLibcFamily(t *testing.T) {
 // over a copy in the executable's RPATH.
 func TestSearchOrder(t *testing.T) {
 	cc, err := exec.LookPath("cc")
-	require(t, err == nil, "a C compiler (cc)")
+	testreq.Require(t, err == nil, "a C compiler (cc)")
 	dir := t.TempDir()
 	build := func(out, src string, args ...string) {
 		t.Helper()

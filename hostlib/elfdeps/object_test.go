@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/ldcache"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 func TestReadObjectMPICH(t *testing.T) {
@@ -60,7 +61,7 @@ func TestExportsImports(t *testing.T) {
 		}
 	}
 	_, err = os.Stat("/usr/bin/mpichversion")
-	require(t, err == nil, "/usr/bin/mpichversion")
+	testreq.Require(t, err == nil, "/usr/bin/mpichversion")
 	imp, err := Imports("/", "/usr/bin/mpichversion")
 	if err != nil {
 		t.Fatal(err)

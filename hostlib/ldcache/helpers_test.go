@@ -5,20 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"testing"
-)
 
-// require skips the test when something it needs is absent, or fails it
-// when MPIWRAP_TEST_REQUIRE=1 says every prerequisite must be present.
-func require(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("requires %s", what)
-	}
-	t.Skipf("requires %s", what)
-}
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
+)
 
 // ldconfigPath returns the host's ldconfig, skipping the test without it.
 func ldconfigPath(t *testing.T) string {
@@ -31,7 +20,7 @@ func ldconfigPath(t *testing.T) string {
 			}
 		}
 	}
-	require(t, err == nil, "ldconfig on the host")
+	testreq.Require(t, err == nil, "ldconfig on the host")
 	return p
 }
 

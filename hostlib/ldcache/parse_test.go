@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 const hostCache = "/etc/ld.so.cache"
@@ -14,7 +16,7 @@ const hostCache = "/etc/ld.so.cache"
 func hostCacheOrSkip(t *testing.T) *Cache {
 	t.Helper()
 	_, err := os.Stat(hostCache)
-	require(t, err == nil, "a host "+hostCache)
+	testreq.Require(t, err == nil, "a host "+hostCache)
 	c, err := ParseFile(hostCache)
 	if err != nil {
 		t.Fatal(err)

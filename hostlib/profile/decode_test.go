@@ -1,25 +1,11 @@
 package profile
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/abi"
 )
-
-// require skips the test when something it needs is absent, or fails it
-// when MPIWRAP_TEST_REQUIRE=1 says every prerequisite must be present.
-func require(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("requires %s", what)
-	}
-	t.Skipf("requires %s", what)
-}
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {

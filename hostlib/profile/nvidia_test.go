@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,9 +18,9 @@ import (
 // built here with the driver's sonames.
 func fakeDriverTree(t *testing.T) string {
 	t.Helper()
-	require(t, os.Geteuid() == 0, "root (mknod for the fake device nodes)")
+	testreq.Require(t, os.Geteuid() == 0, "root (mknod for the fake device nodes)")
 	_, err := exec.LookPath("gcc")
-	require(t, err == nil, "gcc")
+	testreq.Require(t, err == nil, "gcc")
 	root := t.TempDir()
 	src := filepath.Join(root, "fake.c")
 	write(t, src, "int cuInit(unsigned f){(void)f;return 0;}\n")

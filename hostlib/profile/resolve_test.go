@@ -11,6 +11,7 @@ import (
 
 	"github.com/mpiwrap/mpiwrap/hostlib/abi"
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 func mustParse(t *testing.T, name, src string) *Profile {
@@ -30,7 +31,7 @@ func copyHostLib(t *testing.T, soname, dst string) {
 		t.Fatal(err)
 	}
 	o, err := r.Lookup(soname, nil)
-	require(t, err == nil, "host library "+soname)
+	testreq.Require(t, err == nil, "host library "+soname)
 	data, err := os.ReadFile(o.Real)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func symlink(t *testing.T, target, link string) {
 // found in the multiarch default directories.
 func fakeHost(t *testing.T) (string, string) {
 	ma := elfdeps.DetectMultiarch("/", nil)
-	require(t, ma != "", "a multiarch host")
+	testreq.Require(t, ma != "", "a multiarch host")
 	root := t.TempDir()
 	lib := filepath.Join(root, "usr/lib", ma)
 	copyHostLib(t, "libnl-route-3.so.200", filepath.Join(lib, "libnl-route-3.so.200"))
@@ -236,7 +237,7 @@ func TestResolveBuiltinMPICH(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = host.Resolver.Lookup("libmpich.so.12", nil)
-	require(t, err == nil, "host MPICH (libmpich.so.12)")
+	testreq.Require(t, err == nil, "host MPICH (libmpich.so.12)")
 	s, err := Load(Roots{})
 	if err != nil {
 		t.Fatal(err)

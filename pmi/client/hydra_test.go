@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // TestHydra runs this test binary as 4 ranks under MPICH's hydra, so that
 // our clients talk to a real server, over PMI_FD and over -pmi-port.
 func TestHydra(t *testing.T) {
 	_, err := exec.LookPath("mpiexec.mpich")
-	requireOrSkip(t, err == nil, "mpiexec.mpich (MPICH hydra) is not installed")
+	testreq.Require(t, err == nil, "mpiexec.mpich (MPICH hydra) is not installed")
 	tests := []struct {
 		name string
 		mode string

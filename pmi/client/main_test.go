@@ -101,16 +101,3 @@ func putFenceGetAll(ctx context.Context, c upstream, tag string) error {
 	}
 	return nil
 }
-
-// requireOrSkip skips when a prerequisite is missing, but fails under
-// MPIWRAP_TEST_REQUIRE=1.
-func requireOrSkip(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("required for this test: %s", why)
-	}
-	t.Skipf("skipping: %s", why)
-}

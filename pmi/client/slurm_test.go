@@ -5,38 +5,16 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var (
-	slurmOnce sync.Once
-	slurmWhy  string // "" when srun --mpi=pmi2 can run jobs here
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
-
-// needSlurm skips (or fails under MPIWRAP_TEST_REQUIRE=1) unless a Slurm
-// cluster with the pmi2 plugin answers.
-func needSlurm(t *testing.T) {
-	slurmOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "srun", "--mpi=list").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "pmi2") {
-			slurmWhy = "srun --mpi=list does not offer pmi2: " + strings.TrimSpace(string(out))
-			return
-		}
-		if out, err := exec.CommandContext(ctx, "srun", "-n1", "true").CombinedOutput(); err != nil {
-			slurmWhy = "srun -n1 true failed: " + strings.TrimSpace(string(out))
-		}
-	})
-	requireOrSkip(t, slurmWhy == "", slurmWhy)
-}
 
 // TestSlurm runs this test binary as 4 ranks under srun --mpi=pmi2, so
 // that our clients talk to slurmstepd's PMI server.
 func TestSlurm(t *testing.T) {
-	needSlurm(t)
+	testreq.Slurm(t, "pmi2")
 	for _, mode := range []string{"pmi1", "pmi2"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // launcher is a PMIx launcher the tests run ranks under.
@@ -56,7 +58,7 @@ func (l launcher) need(t testing.TB) {
 		launcherWhy[l.name] = why
 	}
 	launcherMu.Unlock()
-	requireOrSkip(t, *why == "", *why)
+	testreq.Require(t, *why == "", *why)
 }
 
 func (l launcher) probe() string {

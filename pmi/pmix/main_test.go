@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 )
@@ -198,19 +199,6 @@ func modeHold(up *Upstream) error {
 	return os.WriteFile(filepath.Join(dir, fmt.Sprintf("done.%d", rank)), []byte(result), 0o644)
 }
 
-// requireOrSkip skips when a prerequisite is missing, but fails under
-// MPIWRAP_TEST_REQUIRE=1.
-func requireOrSkip(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("required for this test: %s", why)
-	}
-	t.Skipf("skipping: %s", why)
-}
-
 var (
 	buildMu sync.Mutex
 	built   = map[string]string{}
@@ -220,7 +208,7 @@ var (
 func buildHelper(t testing.TB) string {
 	t.Helper()
 	_, err := exec.LookPath("cc")
-	requireOrSkip(t, err == nil, "no C compiler (cc) to build the cgo helper")
+	testreq.Require(t, err == nil, "no C compiler (cc) to build the cgo helper")
 	return buildOnce(t, "helper", func(out string) *exec.Cmd {
 		goTool, err := exec.LookPath("go")
 		if err != nil {
@@ -236,7 +224,7 @@ func buildHelper(t testing.TB) string {
 func buildMPI(t testing.TB, compiler, src string) string {
 	t.Helper()
 	_, err := exec.LookPath(compiler)
-	requireOrSkip(t, err == nil, compiler+" is not installed")
+	testreq.Require(t, err == nil, compiler+" is not installed")
 	return buildOnce(t, compiler+" "+src, func(out string) *exec.Cmd {
 		return exec.Command(compiler, "-O2", "-o", out, src)
 	})

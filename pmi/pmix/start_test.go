@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 func TestFindHelper(t *testing.T) {
@@ -98,7 +100,7 @@ func TestStartNoLauncher(t *testing.T) {
 		up.Close()
 		t.Fatal("Start succeeded without a PMIx server")
 	}
-	requireOrSkip(t, !strings.Contains(err.Error(), "load libpmix"), "libpmix is not installed: "+err.Error())
+	testreq.Require(t, !strings.Contains(err.Error(), "load libpmix"), "libpmix is not installed: "+err.Error())
 	t.Logf("Start without a launcher: %v", err)
 	if !strings.Contains(err.Error(), "PMIx_Init") {
 		t.Fatalf("Start = %v, want a PMIx_Init failure\nhelper stderr: %s", err, stderr.String())

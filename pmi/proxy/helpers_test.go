@@ -123,19 +123,6 @@ func exchange(ctx context.Context, c rankClient, round int) error {
 	return nil
 }
 
-// requireOrSkip skips when a prerequisite is missing, but fails under
-// MPIWRAP_TEST_REQUIRE=1.
-func requireOrSkip(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("required for this test: %s", why)
-	}
-	t.Skipf("skipping: %s", why)
-}
-
 // clientConfig is a client.Config for a rank on the socket file f.
 func clientConfig(t testing.TB, f *os.File, rank, size int) client.Config {
 	return client.Config{Conn: fileConn(t, f), Rank: rank, Size: size}

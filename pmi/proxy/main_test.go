@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 )
@@ -161,7 +162,7 @@ var (
 func buildC(t testing.TB, compiler, src string, extra ...string) string {
 	t.Helper()
 	_, err := exec.LookPath(compiler)
-	requireOrSkip(t, err == nil, compiler+" is not installed")
+	testreq.Require(t, err == nil, compiler+" is not installed")
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if bin, ok := built[src]; ok {

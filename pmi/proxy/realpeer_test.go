@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
 
 func needHydra(t *testing.T) {
 	_, err := exec.LookPath("mpiexec.mpich")
-	requireOrSkip(t, err == nil, "mpiexec.mpich (MPICH hydra) is not installed")
+	testreq.Require(t, err == nil, "mpiexec.mpich (MPICH hydra) is not installed")
 }
 
 // hydraRun runs `mpiexec.mpich args... -n n <this binary as proxy> child...`.
@@ -74,7 +75,7 @@ func TestProxyHydra(t *testing.T) {
 func TestProxyHydraLibPMI2(t *testing.T) {
 	needHydra(t)
 	_, err := os.Stat("/usr/include/slurm/pmi2.h")
-	requireOrSkip(t, err == nil, "libpmi2-0-dev (Slurm's PMI-2 client library) is not installed")
+	testreq.Require(t, err == nil, "libpmi2-0-dev (Slurm's PMI-2 client library) is not installed")
 	bin := buildC(t, "cc", "pmi2hello.c", "-lpmi2")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

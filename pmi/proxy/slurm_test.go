@@ -6,33 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var (
-	slurmOnce sync.Once
-	slurmWhy  string // "" when srun --mpi=pmi2 can run jobs here
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
-
-// needSlurm skips (or fails under MPIWRAP_TEST_REQUIRE=1) unless a Slurm
-// cluster with the pmi2 plugin answers.
-func needSlurm(t *testing.T) {
-	slurmOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "srun", "--mpi=list").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "pmi2") {
-			slurmWhy = "srun --mpi=list does not offer pmi2: " + strings.TrimSpace(string(out))
-			return
-		}
-		if out, err := exec.CommandContext(ctx, "srun", "-n1", "true").CombinedOutput(); err != nil {
-			slurmWhy = "srun -n1 true failed: " + strings.TrimSpace(string(out))
-		}
-	})
-	requireOrSkip(t, slurmWhy == "", slurmWhy)
-}
 
 // srunProxies runs `srun --mpi=pmi2 -n n <this binary as proxy> child...`.
 func srunProxies(ctx context.Context, n string, env []string, child ...string) (string, error) {
@@ -47,7 +25,7 @@ func srunProxies(ctx context.Context, n string, env []string, child ...string) (
 // values with ';', which slurmstepd's PMI-2 server cannot store (natively
 // the job fails); through a PMI-1 upstream they survive.
 func TestProxySlurm(t *testing.T) {
-	needSlurm(t)
+	testreq.Slurm(t, "pmi2")
 	hello := buildC(t, "mpicc.mpich", "hello.c")
 	tests := []struct {
 		name  string
@@ -86,7 +64,7 @@ func TestProxySlurm(t *testing.T) {
 // step: the aborting task exits with the rank's code and Slurm kills the
 // others, so srun exits 137, exactly as it does natively.
 func TestProxySlurmAbort(t *testing.T) {
-	needSlurm(t)
+	testreq.Slurm(t, "pmi2")
 	abort := buildC(t, "mpicc.mpich", "abort.c")
 	for _, wire := range []string{"pmi1", "pmi2"} {
 		t.Run(wire, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
 // buildDir holds C programs compiled once per test binary run.
@@ -24,19 +26,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireOrSkip skips when a test's prerequisite is missing, but fails
-// under MPIWRAP_TEST_REQUIRE=1 (CI, where everything must be present).
-func requireOrSkip(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("required for this test: %s", why)
-	}
-	t.Skipf("skipping: %s", why)
-}
-
 var (
 	buildMu sync.Mutex
 	built   = map[string]string{}
@@ -46,7 +35,7 @@ var (
 func buildC(t testing.TB, compiler, src string, extra ...string) string {
 	t.Helper()
 	_, err := exec.LookPath(compiler)
-	requireOrSkip(t, err == nil, compiler+" is not installed")
+	testreq.Require(t, err == nil, compiler+" is not installed")
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if bin, ok := built[src]; ok {

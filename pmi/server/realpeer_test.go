@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
@@ -91,7 +92,7 @@ func TestMPICHAbort(t *testing.T) {
 // ';' in values and pads lengths on the left) against the fake launcher.
 func TestLibPMI2Client(t *testing.T) {
 	_, err := os.Stat("/usr/include/slurm/pmi2.h")
-	requireOrSkip(t, err == nil, "libpmi2-0-dev (Slurm's PMI-2 client library) is not installed")
+	testreq.Require(t, err == nil, "libpmi2-0-dev (Slurm's PMI-2 client library) is not installed")
 	bin := buildC(t, "cc", "pmi2hello.c", "-lpmi2")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -9,31 +9,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi/pmix"
 )
-
-// requireOrSkip skips when a prerequisite is missing, but fails under
-// MPIWRAP_TEST_REQUIRE=1.
-func requireOrSkip(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("MPIWRAP_TEST_REQUIRE") == "1" {
-		t.Fatalf("required for this test: %s", why)
-	}
-	t.Skipf("skipping: %s", why)
-}
 
 // pmixCflags returns the compiler flags for libpmix-dev's headers.
 func pmixCflags(t *testing.T) []string {
 	_, err := exec.LookPath("cc")
-	requireOrSkip(t, err == nil, "no C compiler (cc)")
+	testreq.Require(t, err == nil, "no C compiler (cc)")
 	if out, err := exec.Command("pkg-config", "--cflags", "pmix").Output(); err == nil {
 		return strings.Fields(string(out))
 	}
 	_, err = os.Stat("/usr/include/pmix.h")
-	requireOrSkip(t, err == nil, "libpmix-dev is not installed (no pkg-config pmix, no /usr/include/pmix.h)")
+	testreq.Require(t, err == nil, "libpmix-dev is not installed (no pkg-config pmix, no /usr/include/pmix.h)")
 	return nil
 }
 
