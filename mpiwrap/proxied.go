@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -48,7 +49,8 @@ const rankFd = 6
 
 // upstream connects to what the launcher offers. Batch is for PMI-1/2:
 // every rank of such a job is behind a proxy (--pmi=proxy), and batching
-// is what makes a proxied fence as fast as a direct one.
+// is what makes a proxied fence as fast as a direct one. Below
+// batchAbove ranks its second fence costs more than the gets it saves.
 func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options, error) {
 	opts := proxy.Options{}
 	opts.LocalSize, _ = proxy.LocalSizeFromEnv(env)
@@ -58,7 +60,7 @@ func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options,
 		if err != nil {
 			return nil, opts, fmt.Errorf("connect to the launcher's PMI: %w", err)
 		}
-		opts.Batch = true
+		opts.Batch = up.Info().Size > batchAbove
 		return up, opts, nil
 	case "pmix":
 		up, err := pmix.Start(ctx, pmix.Config{Env: env, Stderr: os.Stderr})
@@ -69,6 +71,8 @@ func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options,
 	}
 	return nil, opts, errors.New("the launcher offers no PMI to proxy")
 }
+
+const batchAbove = 16
 
 // upstreamConn is the outcome of connecting upstream in the background.
 type upstreamConn struct {
@@ -83,6 +87,7 @@ type upstreamConn struct {
 // ranks of a job start as close together as without a proxy. It returns
 // *ExitStatus with the rank's status, or an error of mpiwrap's own.
 func (p *Plan) runProxied(rank, cwd string) error {
+	oneThread()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	upc := make(chan upstreamConn, 1)
@@ -116,6 +121,11 @@ func (p *Plan) runProxied(rank, cwd string) error {
 	}
 	return serveCmd(ctx, cmd, upc, info)
 }
+
+// oneThread keeps the proxy's goroutines on one thread: each PMI message
+// then wakes one thread rather than a chain of them, which is what a rank
+// pays for when ranks outnumber cores.
+func oneThread() { runtime.GOMAXPROCS(1) }
 
 // rankCommand prepares the child stage that joins the container and execs
 // the command: namespaces as fds 3 and 4, the plan as 5, the PMI socket
@@ -155,6 +165,7 @@ func serveCmd(ctx context.Context, cmd *exec.Cmd, upc <-chan upstreamConn, info 
 // RunProxyParent is main for a process whose C half forked the rank for a
 // proxy (nsexec.ProxiedRank): serve it and end like it.
 func RunProxyParent(pid, fd int) error {
+	oneThread()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f := os.NewFile(uintptr(fd), "pmi")

@@ -22,20 +22,23 @@ type backend struct {
 	batch *batcher // nil unless Options.Batch
 
 	mu    sync.Mutex
-	attrs map[string]attr // job attributes are fixed: ask the host once
+	attrs map[string]*attr // job attributes are fixed: ask the host once
 
 	finalizing atomic.Bool  // Finalize was called: upstream EOF is expected
 	finalized  atomic.Bool  // upstream acknowledged Finalize
 	hold       *atomic.Bool // set on abort: keep the rank's socket open
 }
 
+// attr is one job attribute, fetched once: later callers wait on ready.
 type attr struct {
+	ready chan struct{}
 	value string
 	found bool
+	err   error
 }
 
 func newBackend(up Upstream, opts Options) *backend {
-	b := &backend{up: up, opts: opts, info: up.Info(), attrs: map[string]attr{}}
+	b := &backend{up: up, opts: opts, info: up.Info(), attrs: map[string]*attr{}}
 	if opts.Batch {
 		b.batch = newBatcher(up, b.info)
 	}
@@ -71,27 +74,51 @@ func (b *backend) Get(ctx context.Context, src int, key string) (string, bool, e
 }
 
 // JobAttr answers from the cache, the upstream, or a synthesised value.
+// A failed fetch is not cached, so the next caller asks again.
 func (b *backend) JobAttr(ctx context.Context, key string) (string, bool, error) {
 	b.mu.Lock()
 	a, ok := b.attrs[key]
+	if !ok {
+		a = &attr{ready: make(chan struct{})}
+		b.attrs[key] = a
+	}
 	b.mu.Unlock()
 	if ok {
-		return a.value, a.found, nil
+		select {
+		case <-a.ready:
+			if a.err != nil {
+				return b.JobAttr(ctx, key)
+			}
+			return a.value, a.found, nil
+		case <-ctx.Done():
+			return "", false, context.Cause(ctx)
+		}
 	}
+	a.value, a.found, a.err = b.fetchAttr(ctx, key)
+	if a.err != nil {
+		b.mu.Lock()
+		delete(b.attrs, key)
+		b.mu.Unlock()
+	}
+	close(a.ready)
+	return a.value, a.found, a.err
+}
+
+func (b *backend) fetchAttr(ctx context.Context, key string) (string, bool, error) {
 	v, found, err := b.up.JobAttr(ctx, key)
 	if err != nil {
 		return "", false, err
 	}
 	if !found || v == "" {
-		v, found, err = b.synthesise(ctx, key)
-		if err != nil {
-			return "", false, err
-		}
+		return b.synthesise(ctx, key)
 	}
-	b.mu.Lock()
-	b.attrs[key] = attr{v, found}
-	b.mu.Unlock()
 	return v, found, nil
+}
+
+// prefetch asks for the attributes every MPI_Init reads while the rank
+// is still starting, so that its first requests are answered here.
+func (b *backend) prefetch(ctx context.Context) {
+	b.JobAttr(ctx, pmi.AttrProcessMapping)
 }
 
 // synthesise builds the attributes MPI needs when the host lacks them.

@@ -15,6 +15,8 @@
 //     the upstream lacks them, the mapping is built from NodeMapper (node of
 //     every rank) or, when every rank is local, as one node; the universe
 //     size defaults to the job size. Attributes are cached: they never change.
+//     The mapping, which every MPI_Init reads, is fetched as soon as Serve
+//     starts, while the rank is still loading.
 //   - abort is forwarded upstream, so the launcher ends the whole job, and
 //     Serve returns *pmi.AbortError with the rank's exit code.
 //   - If the upstream closes before the rank finalized, Serve returns an
@@ -22,7 +24,9 @@
 //     so the runtime can kill the rank instead of leaving it hanging.
 //   - With Options.Batch, puts stay in the proxy until the fence, where the
 //     proxies trade them as blobs (see batcher); gets are then served
-//     from a local copy. This is what makes the proxy as fast as direct PMI.
+//     from a local copy. This is what makes the proxy as fast as direct PMI
+//     at scale; below a few dozen ranks the second fence costs more than it
+//     saves, and the runtime leaves Batch off.
 //   - A rank that exits without ever speaking PMI (a non-MPI program) is
 //     not a failure: the proxy finalizes upstream on its behalf.
 //

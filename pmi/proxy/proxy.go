@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mpiwrap/mpiwrap/pmi"
@@ -56,7 +57,9 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, up Upstream, opts Optio
 	b.hold = &hc.hold
 	conn = hc
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	var prefetched sync.WaitGroup
+	prefetched.Go(func() { b.prefetch(ctx) })
+	defer func() { cancel(nil); prefetched.Wait() }()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 )
 
@@ -114,5 +116,71 @@ func TestProxyUnsupported(t *testing.T) {
 	}
 	if err := p.rank.Put(ctx, "k", "v"); err != nil {
 		t.Fatalf("the session did not survive an error reply: %v", err)
+	}
+}
+
+// countingUp counts JobAttr calls per key and reports the first one.
+type countingUp struct {
+	*memUp
+	mu    sync.Mutex
+	calls map[string]int
+	first chan string
+}
+
+func (c *countingUp) JobAttr(ctx context.Context, k string) (string, bool, error) {
+	c.mu.Lock()
+	c.calls[k]++
+	if c.calls[k] == 1 {
+		select {
+		case c.first <- k:
+		default:
+		}
+	}
+	c.mu.Unlock()
+	return c.memUp.JobAttr(ctx, k)
+}
+
+// TestProxyPrefetchesMapping checks that the proxy asks the host for
+// PMI_process_mapping before the rank does (MPI_Init always reads it) and
+// only once, however often and over whichever protocol the rank asks.
+func TestProxyPrefetchesMapping(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	up := &countingUp{memUp: newMemUp(2, map[string]string{pmi.AttrProcessMapping: "(vector,(0,1,2))"}),
+		calls: map[string]int{}, first: make(chan string, 1)}
+	mine, rankEnd, err := proxy.Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- proxy.Serve(ctx, mine, up, proxy.Options{}) }()
+	select {
+	case k := <-up.first:
+		if k != pmi.AttrProcessMapping {
+			t.Fatalf("first attribute asked upstream: %s", k)
+		}
+	case <-ctx.Done():
+		t.Fatal("the proxy did not prefetch PMI_process_mapping before the rank asked")
+	}
+	rank, err := dial(ctx, client.Config{Conn: fileConn(t, rankEnd), Rank: 0, Size: 2}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if v, ok, err := rank.JobAttr(ctx, pmi.AttrProcessMapping); err != nil || !ok || v != "(vector,(0,1,2))" {
+			t.Fatalf("mapping = %q found=%v err=%v", v, ok, err)
+		}
+	}
+	if err := rank.Finalize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rank.Close()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if n := up.calls[pmi.AttrProcessMapping]; n != 1 {
+		t.Fatalf("PMI_process_mapping asked upstream %d times, want 1", n)
 	}
 }
