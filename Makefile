@@ -51,9 +51,10 @@ test: deps
 unit:
 	$(GO) test ./...
 
+# BENCH=regexp picks benchmarks by name, e.g. make bench BENCH=proxy
 bench: deps build
 	ci/setup.sh
-	$(GO) run ./ci/bench
+	$(GO) run ./ci/bench -run '$(BENCH)'
 
 clean:
 	rm -rf bin

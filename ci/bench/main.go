@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type env struct {
 	bin     string // the mpiwrap under test
 	debian  string // the Debian 12 image
 	hello   string // MPICH hello built on the host, for native runs
+	relay   string // ci/progs/pmirelay, the floor for a PMI proxy
 	user    *syscall.Credential
 	home    string
 	name    string
@@ -46,7 +48,13 @@ type result struct {
 func main() {
 	reps := flag.Int("reps", 20, "repetitions of each timed pair")
 	bin := flag.String("mpiwrap", "bin/mpiwrap", "mpiwrap binary to measure")
+	only := flag.String("run", "", "run only the benchmarks whose names match this regexp ("+benchNames()+")")
 	flag.Parse()
+	pick, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -run %q: %v\n", *only, err)
+		os.Exit(2)
+	}
 	e, err := setup(*bin, *reps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -54,14 +62,30 @@ func main() {
 	}
 	defer os.RemoveAll(e.work)
 	for _, b := range benches {
-		b(e)
+		if pick.MatchString(b.name) {
+			b.run(e)
+		}
 	}
 	report(e.results)
 }
 
-var benches = []func(*env){benchStartup, benchHello4, benchTrue256,
-	benchWarmProfiles, benchColdProfiles, benchOneBuild64,
-	benchProxyInit, benchFence, benchProxyRSS}
+var benches = []struct {
+	name string
+	run  func(*env)
+}{
+	{"startup", benchStartup}, {"hello4", benchHello4}, {"true256", benchTrue256},
+	{"warm-profiles", benchWarmProfiles}, {"cold-profiles", benchColdProfiles},
+	{"one-build64", benchOneBuild64}, {"proxy-init", benchProxyInit},
+	{"fence", benchFence}, {"proxy-rss", benchProxyRSS},
+}
+
+func benchNames() string {
+	var names []string
+	for _, b := range benches {
+		names = append(names, b.name)
+	}
+	return strings.Join(names, ", ")
+}
 
 func setup(bin string, reps int) (*env, error) {
 	abs, err := filepath.Abs(bin)
@@ -74,7 +98,8 @@ func setup(bin string, reps int) (*env, error) {
 	}
 	os.Chmod(work, 0o755)
 	e := &env{debian: "/var/cache/mpiwrap-ci/images/bookworm", work: work, reps: reps,
-		bin: filepath.Join(work, "mpiwrap"), hello: filepath.Join(work, "hello")}
+		bin: filepath.Join(work, "mpiwrap"), hello: filepath.Join(work, "hello"),
+		relay: filepath.Join(work, "pmirelay")}
 	if c := os.Getenv("MPIWRAP_CI_CACHE"); c != "" {
 		e.debian = filepath.Join(c, "images/bookworm")
 	}
@@ -93,6 +118,7 @@ func setup(bin string, reps int) (*env, error) {
 	for _, step := range [][]string{
 		{"cp", abs, e.bin},
 		{"mpicc.mpich", "-O2", "-o", e.hello, "ci/progs/hello.c"},
+		{"cc", "-O2", "-o", e.relay, "ci/progs/pmirelay.c"},
 		{"chmod", "-R", "a+rX", work},
 	} {
 		if out, err := exec.Command(step[0], step[1:]...).CombinedOutput(); err != nil {

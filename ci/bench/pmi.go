@@ -37,21 +37,52 @@ var initFinalize = regexp.MustCompile(`init-finalize (\d+)`)
 func benchProxyInit(e *env) {
 	benchProxyInitN(e, "4", "<= 1.1")
 	benchProxyInitN(e, "2", "")
+	benchRelayFloor(e)
+}
+
+// benchRelayFloor: the same 4-rank program natively, with and without
+// pmirelay (a C process that only copies PMI bytes). What that costs is the
+// floor for any per-rank proxy on this machine.
+func benchRelayFloor(e *env) {
+	const name = "Init-Finalize -n 4: native through a C byte relay vs native"
+	var ta, tb []float64
+	for i := -1; i < e.reps; i++ {
+		a, err := e.initFinalize("mpiexec.mpich", "-n", "4", e.relay, e.hello, "time")
+		if err != nil {
+			e.fail(name, err)
+			return
+		}
+		b, err := e.initFinalize("mpiexec.mpich", "-n", "4", e.hello, "time")
+		if err != nil {
+			e.fail(name, err)
+			return
+		}
+		if i >= 0 {
+			ta, tb = append(ta, a), append(tb, b)
+		}
+	}
+	e.ratioResult(name, "", 0, ta, tb)
+}
+
+// initFinalize runs an MPI job of hello with "time" and returns rank 0's
+// MPI_Init-to-Finalize time in seconds.
+func (e *env) initFinalize(args ...string) (float64, error) {
+	out, err := e.output(args...)
+	if err != nil {
+		return 0, err
+	}
+	m := initFinalize.FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no init-finalize line in %q (rebuild the images: ci/setup.sh)", out)
+	}
+	us, _ := strconv.ParseFloat(m[1], 64)
+	return us / 1e6, nil
 }
 
 func benchProxyInitN(e *env, n, target string) {
 	name := "Init-Finalize -n " + n + ": proxy vs passthrough"
 	run := func(flag string) (float64, error) {
-		out, err := e.output("mpiexec.mpich", "-n", n, e.bin, flag, e.debian, "/opt/mpiwrap-test/mpich/hello", "time")
-		if err != nil {
-			return 0, err
-		}
-		m := initFinalize.FindStringSubmatch(out)
-		if m == nil {
-			return 0, fmt.Errorf("no init-finalize line in %q (rebuild the images: ci/setup.sh)", out)
-		}
-		us, _ := strconv.ParseFloat(m[1], 64)
-		return us / 1e6, nil
+		return e.initFinalize("mpiexec.mpich", "-n", n, e.bin, flag, e.debian, "/opt/mpiwrap-test/mpich/hello", "time")
 	}
 	var ta, tb []float64
 	for i := -1; i < e.reps; i++ {
@@ -72,14 +103,18 @@ func benchProxyInitN(e *env, n, target string) {
 	e.ratioResult(name, target, 1.1, ta, tb)
 }
 
-var benchLine = regexp.MustCompile(`^BenchmarkFenceGetAll/n=(\d+)/(\w+)-\d+\s+\d+\s+(\d+) ns/op`)
+var (
+	benchLine   = regexp.MustCompile(`^BenchmarkFenceGetAll/n=(\d+)-\d+\s+\d+\s+\d+ ns/op(.*)$`)
+	benchMetric = regexp.MustCompile(`([0-9.e+]+) (\w+)-ns/op`)
+)
 
 // benchFence: a fence plus a get of every rank's key with the in-process
 // launcher at 64, 256 and 1024 simulated ranks, through proxies (batched,
-// as mpiwrap runs PMI-1/2 upstreams) against direct (<= 1.2 at 1024).
+// as mpiwrap runs PMI-1/2 upstreams above 16 ranks) against direct, the
+// modes taking turns in each iteration (<= 1.2 at 1024).
 func benchFence(e *env) {
 	const name = "fence+get-all via proxies vs direct"
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkFenceGetAll$", "-benchtime", "3x", "./pmi/proxy/")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkFenceGetAll$", "-benchtime", "3x", "-timeout", "60m", "./pmi/proxy/")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		e.fail(name, fmt.Errorf("go test -bench: %v\n%s", err, out))
@@ -88,9 +123,13 @@ func benchFence(e *env) {
 	ns := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		if m := benchLine.FindStringSubmatch(sc.Text()); m != nil {
-			v, _ := strconv.ParseFloat(m[3], 64)
-			ns[m[1]+"/"+m[2]] = v
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		for _, mm := range benchMetric.FindAllStringSubmatch(m[2], -1) {
+			v, _ := strconv.ParseFloat(mm[1], 64)
+			ns[m[1]+"/"+mm[2]] = v
 		}
 	}
 	for _, n := range []string{"64", "256", "1024"} {
