@@ -2,12 +2,16 @@ package mpiwrap
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
@@ -29,6 +33,9 @@ type keeper struct {
 	failure string // why the namespace could not be built
 	joined  map[int32]bool
 	parsed  map[string]*Spec // by cwd and argv: ranks mostly repeat one line
+
+	ctx      context.Context // ends when the launcher is gone
+	sessions sync.WaitGroup  // hosted ranks' PMI proxies
 }
 
 // RunKeeper is the body of the detached keeper process (stage "keeper"). It
@@ -39,11 +46,22 @@ func RunKeeper(parse ParseFunc) int {
 	if _, err := unix.FcntlInt(4, unix.F_GETFD, 0); err == nil {
 		launcher = 4
 	}
-	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*Spec{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*Spec{}, ctx: ctx}
 	k.failure = k.build()
 	quietStdio()
-	k.serve(listener, launcher)
+	oneThread() // for the PMI proxies it may host (hosted.go)
+	gone := exited(launcher)
+	if !k.serve(listener, gone) {
+		cancel()
+	}
 	k.cleanup()
+	for _, fd := range k.nsfds { // the ranks keep the namespace alive now
+		unix.Close(fd)
+	}
+	go func() { <-gone; cancel() }()
+	k.sessions.Wait()
 	return 0
 }
 
@@ -153,9 +171,11 @@ func quietStdio() {
 	unix.Close(null)
 }
 
-// serve answers ranks until all expected local ranks have joined or the
-// launcher is gone; there is no timer.
-func (k *keeper) serve(listener, launcher int) {
+// serve answers ranks until all expected local ranks have joined (true) or
+// the launcher is gone (false); there is no timer. It waits through the
+// Go runtime's poller, not in a blocking poll(2): with GOMAXPROCS=1 a
+// goroutine blocked in a syscall would hold up the hosted ranks' proxies.
+func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 	size := 1 // a rank alone on its node: no launcher-derived sharing
 	if k.plan == nil || k.plan.Join.Shared {
 		size = 0
@@ -163,30 +183,81 @@ func (k *keeper) serve(listener, launcher int) {
 	if k.plan != nil && k.plan.Join.Shared {
 		size = k.plan.Join.Size
 	}
-	polls := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
-	if launcher >= 0 {
-		polls = append(polls, unix.PollFd{Fd: int32(launcher), Events: unix.POLLIN})
+	f := os.NewFile(uintptr(listener), "keeper")
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return false
 	}
+	conns, stop := make(chan int), make(chan struct{})
+	defer func() { close(stop); ln.Close() }()
+	go accept(ln, conns, stop)
 	for size == 0 || len(k.joined) < size {
-		if _, err := unix.Poll(polls, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
+		select {
+		case conn, ok := <-conns:
+			if !ok {
+				return false
 			}
-			return
+			k.answer(conn)
+			unix.Close(conn)
+		case <-gone:
+			return false
 		}
-		if len(polls) > 1 && polls[1].Revents != 0 {
-			return
-		}
-		if polls[0].Revents&unix.POLLIN == 0 {
-			continue
-		}
-		conn, _, err := unix.Accept4(listener, unix.SOCK_CLOEXEC)
-		if err != nil {
-			continue
-		}
-		k.answer(conn)
-		unix.Close(conn)
 	}
+	return true
+}
+
+// accept sends each accepted connection as a blocking descriptor, until
+// ln is closed. One accepted after stop is closed, so its rank sees EOF
+// and elects a new keeper.
+func accept(ln net.Listener, conns chan<- int, stop <-chan struct{}) {
+	defer close(conns)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		fd := -1
+		if raw, err := c.(*net.UnixConn).SyscallConn(); err == nil {
+			raw.Control(func(s uintptr) { fd, _ = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 3) })
+		}
+		c.Close()
+		if fd < 0 || unix.SetNonblock(fd, false) != nil {
+			continue
+		}
+		select {
+		case conns <- fd:
+		case <-stop:
+			unix.Close(fd)
+			return
+		}
+	}
+}
+
+// exited returns a channel closed when the process of pidfd exits (never,
+// for -1), watched through the Go runtime's poller.
+func exited(pidfd int) <-chan struct{} {
+	done := make(chan struct{})
+	if pidfd < 0 {
+		return done
+	}
+	if err := unix.SetNonblock(pidfd, true); err != nil {
+		return done
+	}
+	raw, err := os.NewFile(uintptr(pidfd), "launcher").SyscallConn()
+	if err != nil {
+		return done
+	}
+	go func() {
+		defer close(done)
+		waited := false
+		raw.Read(func(uintptr) bool { // readable once the process exits
+			ready := waited
+			waited = true
+			return ready
+		})
+	}()
+	return done
 }
 
 // answer gives one rank the namespace and its own command, environment and
@@ -196,61 +267,88 @@ func (k *keeper) answer(conn int) {
 	tv := unix.NsecToTimeval((30 * time.Second).Nanoseconds())
 	unix.SetsockoptTimeval(conn, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	cred, _ := unix.GetsockoptUcred(conn, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	b, err := readMessage(conn)
+	b, passed, err := readMessageFds(conn)
+	status, payload := uint32(repError), []byte(k.failure)
+	var h *hostedRank
+	if err == nil && k.failure == "" {
+		status, payload, h = k.planRank(b, passed)
+	}
+	for _, fd := range passed { // what a hosted rank did not take
+		if h == nil || (fd != h.upFd && fd != h.stderr) {
+			unix.Close(fd)
+		}
+	}
 	if err != nil {
 		return
 	}
-	status, payload := uint32(repError), []byte(k.failure)
-	if k.failure == "" {
-		status, payload = k.planRank(b)
-	}
 	var fds []int
-	if status == repOK {
+	switch status {
+	case repOK, repProxyFork:
 		fds = k.nsfds
+	case repProxyHosted:
+		fds = append(slices.Clone(k.nsfds), h.theirs)
 	}
 	// A rank told an error won't come back: it counts as answered, or the
 	// keeper would wait for the launcher, holding the namespace (and a
 	// squashfuse) the launcher may be waiting on. A rank sent to run behind
 	// a proxy (fallthrough, repProxy) comes back and counts then.
-	if status == repProxyFork {
-		fds = k.nsfds
-	}
-	if sendReply(conn, status, payload, fds) == nil && (status == repOK || status == repError || status == repProxyFork) && cred != nil {
+	sent := sendReply(conn, status, payload, fds) == nil
+	if sent && status != repFallthrough && status != repProxy && cred != nil {
 		k.joined[cred.Pid] = true
+	}
+	if h != nil {
+		unix.Close(h.theirs)
+		if !sent || cred == nil || h.start(k, cred.Pid) != nil {
+			h.close()
+		}
 	}
 }
 
-func (k *keeper) planRank(b []byte) (uint32, []byte) {
+func (k *keeper) planRank(b []byte, passed []int) (uint32, []byte, *hostedRank) {
 	req, err := decodeRequest(b)
 	if err != nil {
-		return repError, []byte("bad request to the namespace keeper: " + err.Error())
+		return repError, []byte("bad request to the namespace keeper: " + err.Error()), nil
 	}
+	switch len(passed) { // see send_request in nsexec/fastpath.c
+	case 1:
+		req.stderrFd = passed[0]
+	case 2:
+		req.pmiFd, req.stderrFd = passed[0], passed[1]
+	}
+	status, payload, h := k.planRequest(req)
+	return status, payload, h
+}
+
+func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	spec, err := k.parseCached(req)
 	if err != nil {
-		return repError, []byte(err.Error())
+		return repError, []byte(err.Error()), nil
 	}
 	if req.client == "c" && (spec == nil || spec.Verbose) {
-		return repFallthrough, nil
+		return repFallthrough, nil, nil
 	}
 	if spec == nil {
-		return repError, []byte("the namespace keeper only runs commands")
+		return repError, []byte("the namespace keeper only runs commands"), nil
 	}
 	mode, _, err := PMIMode(spec, req.env, k.plan.MPI)
 	rankEnv, proxied := proxiedEnv(req.env, req.client)
 	switch {
 	case err != nil:
-		return repError, []byte(err.Error())
+		return repError, []byte(err.Error()), nil
+	case mode == "proxy" && req.client == "c" && hostable(req):
+		return k.planHostedRank(spec, req) // the keeper proxies
 	case mode == "proxy" && req.client == "c":
-		return k.planForkedRank(spec, req) // the C half forks the rank, the parent proxies
+		status, payload := k.planForkedRank(spec, req) // the C half forks the rank, the parent proxies
+		return status, payload, nil
 	case mode == "proxy" && !proxied:
-		return repProxy, nil
+		return repProxy, nil, nil
 	}
 	if mountInputs(spec, req.env, req.cwd) != k.inputs {
-		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel()))
+		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel())), nil
 	}
 	env, err := RankEnv(rankEnv, spec, k.plan.ProfileEnv)
 	if err != nil {
-		return repError, []byte(err.Error())
+		return repError, []byte(err.Error()), nil
 	}
 	p := *k.plan
 	p.Env, p.Argv = env, spec.Command
@@ -261,17 +359,22 @@ func (k *keeper) planRank(b []byte) (uint32, []byte) {
 		ops.Print("warning: ", w)
 	}
 	p.encodeCommand(ops)
-	return repOK, ops.Bytes()
+	return repOK, ops.Bytes(), nil
 }
 
 // planForkedRank answers a C client whose rank runs behind a proxy: it
-// forks the rank at once and its Go runtime becomes the proxy. The rank's
-// environment says PMI_FD=@, which the child fills in.
+// forks the rank at once and its Go runtime becomes the proxy.
 func (k *keeper) planForkedRank(spec *Spec, req *request) (uint32, []byte) {
 	l := DetectLauncher(req.env)
 	if l.Rank < 0 || l.Size < 1 {
 		return repFallthrough, nil // rank and size only the launcher knows: Go asks it
 	}
+	return k.proxiedPlan(spec, req, l, repProxyFork)
+}
+
+// proxiedPlan is the plan of a rank behind a proxy. The rank's environment
+// says PMI_FD=@, which the C half fills in with the proxy's socket.
+func (k *keeper) proxiedPlan(spec *Spec, req *request, l Launcher, status uint32) (uint32, []byte) {
 	env := proxy.RankEnv(req.env, pmi.Info{Rank: l.Rank, Size: l.Size}, 0)
 	for i, kv := range env {
 		if kv == "PMI_FD=0" {
@@ -288,7 +391,7 @@ func (k *keeper) planForkedRank(spec *Spec, req *request) (uint32, []byte) {
 	ops := &nsexec.Plan{}
 	ops.Log(p.RankLabel(), false, p.Image.Path)
 	p.encodeCommand(ops)
-	return repProxyFork, ops.Bytes()
+	return status, ops.Bytes()
 }
 
 func (k *keeper) parseCached(req *request) (*Spec, error) {

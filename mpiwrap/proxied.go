@@ -23,6 +23,8 @@ import (
 // server (pmi/proxy): the rank, a child that joins the container, gets one
 // end of a socketpair as PMI_FD, and the proxy speaks to the launcher with
 // whatever it offers (PMI-1/PMI-2, or PMIx through the mpiwrap-pmix helper).
+// Ranks that reach the keeper from C with a PMI_FD are proxied by the
+// keeper instead (hosted.go).
 
 // ExitStatus is returned when mpiwrap must exit with a command's status
 // rather than report an error of its own.

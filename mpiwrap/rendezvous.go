@@ -23,6 +23,7 @@ const (
 	repFallthrough = 2
 	repProxy       = 3 // run the rank behind a PMI proxy, then ask again
 	repProxyFork   = 4 // C client: fork the rank with this plan, proxy it
+	repProxyHosted = 5 // C client: the keeper proxies; exec with its socket
 	maxMessage     = 64 << 20
 )
 
@@ -131,6 +132,8 @@ func encodeRequest(cwd, client string, argv, env []string) []byte {
 type request struct {
 	cwd, client string
 	argv, env   []string
+	pmiFd       int // the launcher's PMI_FD, passed by a C client; -1 if not
+	stderrFd    int // the rank's stderr, passed with it; -1 if not
 }
 
 func readFull(fd int, b []byte) error {
@@ -151,15 +154,51 @@ func readFull(fd int, b []byte) error {
 }
 
 func readMessage(fd int) ([]byte, error) {
+	b, fds, err := readMessageFds(fd)
+	for _, f := range fds {
+		unix.Close(f)
+	}
+	return b, err
+}
+
+// readMessageFds is readMessage that also returns descriptors attached to
+// the message's first bytes (close-on-exec).
+func readMessageFds(fd int) ([]byte, []int, error) {
 	var head [4]byte
-	if err := readFull(fd, head[:]); err != nil {
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := unix.Recvmsg(fd, head[:], oob, unix.MSG_CMSG_CLOEXEC)
+	for errors.Is(err, unix.EINTR) {
+		n, oobn, _, _, err = unix.Recvmsg(fd, head[:], oob, unix.MSG_CMSG_CLOEXEC)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var fds []int
+	if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+		for _, m := range msgs {
+			if got, err := unix.ParseUnixRights(&m); err == nil {
+				fds = append(fds, got...)
+			}
+		}
+	}
+	if n == 0 {
+		return nil, fds, io.ErrUnexpectedEOF
+	}
+	b, err := readBody(fd, head, n)
+	return b, fds, err
+}
+
+// readBody reads the rest of a message whose first n header bytes are in
+// head.
+func readBody(fd int, head [4]byte, n int) ([]byte, error) {
+	if err := readFull(fd, head[n:]); err != nil {
 		return nil, err
 	}
-	n := binary.NativeEndian.Uint32(head[:])
-	if n > maxMessage {
-		return nil, fmt.Errorf("message of %d bytes is too long", n)
+	size := binary.NativeEndian.Uint32(head[:])
+	if size > maxMessage {
+		return nil, fmt.Errorf("message of %d bytes is too long", size)
 	}
-	b := make([]byte, n)
+	b := make([]byte, size)
 	return b, readFull(fd, b)
 }
 
@@ -179,7 +218,7 @@ func decodeRequest(b []byte) (*request, error) {
 		strs = append(strs, string(b[4:4+n]))
 		b = b[4+n:]
 	}
-	return &request{cwd: strs[0], client: strs[1], argv: strs[2 : 2+nargv], env: strs[2+nargv:]}, nil
+	return &request{cwd: strs[0], client: strs[1], argv: strs[2 : 2+nargv], env: strs[2+nargv:], pmiFd: -1, stderrFd: -1}, nil
 }
 
 // sendReply writes u32 length, u32 status and the payload, with the

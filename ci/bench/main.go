@@ -117,6 +117,7 @@ func setup(bin string, reps int) (*env, error) {
 	e.user, e.home = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{uint32(gid)}}, u.HomeDir
 	for _, step := range [][]string{
 		{"cp", abs, e.bin},
+		{"cp", filepath.Join(filepath.Dir(abs), "mpiwrap-pmix"), filepath.Join(work, "mpiwrap-pmix")},
 		{"mpicc.mpich", "-O2", "-o", e.hello, "ci/progs/hello.c"},
 		{"cc", "-O2", "-o", e.relay, "ci/progs/pmirelay.c"},
 		{"chmod", "-R", "a+rX", work},

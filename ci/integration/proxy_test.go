@@ -202,3 +202,79 @@ func TestUpstreamLossKillsRank(t *testing.T) {
 		return true
 	})
 }
+
+// Under a launcher that passes PMI_FD the node's keeper is the PMI proxy
+// of all its ranks: they are the launcher's own children and one mpiwrap
+// process serves them. Under PMI_PORT or PMIx every rank has a proxy
+// process of its own.
+func TestProxyHosting(t *testing.T) {
+	img := debian(t, "bookworm")
+	for _, tc := range []struct {
+		cell   interop
+		hosted bool
+	}{{proxyCells[2], true}, {proxyCells[3], false}, {proxyCells[1], false}} {
+		t.Run(tc.cell.name, func(t *testing.T) {
+			for _, a := range accounts(t)[1:] { // the unprivileged user
+
+				c := tc.cell
+				for _, n := range c.needs {
+					testreq.Require(t, have(n), n)
+				}
+				if c.launcher[0] == "srun" {
+					testreq.Slurm(t, strings.TrimPrefix(c.launcher[1], "--mpi="))
+				}
+				args := append(append(append([]string{}, c.launcher...), bin), c.flags...)
+				cmd, cancel := startJob(t, a, append(args, img, c.program, "sleep", "3"))
+				defer cancel()
+				defer killJob(cmd)
+				var parents []string
+				for _, r := range ranksOf(cmd, "") {
+					parents = append(parents, exeOf(parentOf(r)))
+				}
+				proxies := 0
+				for _, p := range parents {
+					if p == bin {
+						proxies++
+					}
+				}
+				served := len(processesOf(bin))
+				if tc.hosted && (proxies != 0 || served != 1) {
+					t.Fatalf("want the 4 ranks under the launcher and one keeper serving them; rank parents %q, %d mpiwrap processes", parents, served)
+				}
+				if !tc.hosted && proxies != 4 {
+					t.Fatalf("want a proxy process per rank; rank parents %q", parents)
+				}
+				if err := cmd.Wait(); err != nil {
+					t.Fatalf("job: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func parentOf(pid int) int {
+	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1])
+	return pp
+}
+
+func exeOf(pid int) string {
+	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return exe
+}
+
+// processesOf lists the processes running exe.
+func processesOf(exe string) []int {
+	var pids []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if pid, err := strconv.Atoi(d.Name()); err == nil && exeOf(pid) == exe {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

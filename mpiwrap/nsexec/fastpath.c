@@ -30,6 +30,7 @@ extern int mpiwrap_fastpath_enabled __attribute__((weak));
 #define REP_ERROR 1
 #define REP_FALLTHROUGH 2
 #define REP_PROXY_FORK 4 /* fork: the child is the rank, this process its PMI proxy */
+#define REP_PROXY_HOSTED 5 /* the keeper proxies: exec with its socket as PMI_FD */
 
 static int flag_present(int argc, char **argv)
 {
@@ -174,13 +175,31 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Send the request with the launcher's PMI_FD (if any) and stderr
+ * attached, so the keeper can be this rank's PMI proxy (REP_PROXY_HOSTED)
+ * and report its failures where the rank's own would go. */
+static int send_request(int sock, const char *req, size_t len)
+{
+	const char *pmi = getenv("PMI_FD");
+	int fds[2], n = 0;
+
+	if (pmi != NULL && atoi(pmi) >= 3 && fcntl(atoi(pmi), F_GETFD) >= 0)
+		fds[n++] = atoi(pmi);
+	if (fcntl(2, F_GETFD) < 0)
+		return write_all(sock, req, len);
+	fds[n++] = 2;
+	if (nsx_send_fds_with(sock, fds, n, req, 1) < 0)
+		return -1;
+	return write_all(sock, req + 1, len - 1);
+}
+
 /* Read the reply: u32 length, u32 status, then a plan (or a message). */
 static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 {
 	unsigned char head[8], *buf;
 	size_t got = sizeof head, want;
 
-	*nfds = nsx_recv_fds(sock, fds, 2, head, &got);
+	*nfds = nsx_recv_fds(sock, fds, 3, head, &got);
 	if (*nfds < 0)
 		return NULL;
 	while (got < sizeof head) {
@@ -362,6 +381,22 @@ static int free_fd(void)
 	return fd;
 }
 
+/* The keeper is this rank's PMI proxy: the rank gets the keeper's socket
+ * as PMI_FD (the plan says "PMI_FD=@") and keeps none of the launcher's. */
+static void take_hosted_pmi(int fd)
+{
+	const char *launcher_fd = getenv("PMI_FD");
+	int n;
+
+	if (launcher_fd != NULL && atoi(launcher_fd) >= 3)
+		close(atoi(launcher_fd));
+	n = free_fd();
+	if (dup2(fd, n) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't pass the PMI socket: %s", strerror(errno));
+	close(fd);
+	snprintf(nsexec_pmi_fd, sizeof nsexec_pmi_fd, "%d", n);
+}
+
 /* Proxy mode: fork the rank now, so ranks start as early as they do
  * without a proxy, and let the parent become the proxy once the Go runtime
  * is up. The rank gets its socket as PMI_FD (the plan says "PMI_FD=@");
@@ -402,7 +437,7 @@ void nsx_fastpath(int argc, char **argv)
 	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned char *rep;
 	size_t reqlen, replen;
-	int fds[2], nfds, s;
+	int fds[3], nfds, s;
 	uint32_t status;
 	char *req;
 
@@ -418,7 +453,7 @@ void nsx_fastpath(int argc, char **argv)
 		return;
 	req = build_request(argc, argv, &reqlen);
 	rep = NULL;
-	if (req != NULL && write_all(s, req, reqlen) == 0)
+	if (req != NULL && send_request(s, req, reqlen) == 0)
 		rep = read_reply(s, fds, &nfds, &replen);
 	close(s);
 	if (rep == NULL)
@@ -431,10 +466,13 @@ void nsx_fastpath(int argc, char **argv)
 		rank_from_env();
 		nsx_die(EXIT_MPIWRAP, "%.*s", (int)(replen - 4), (char *)rep + 4);
 	}
-	if ((status != REP_OK && status != REP_PROXY_FORK) || nfds != 2)
+	if ((status == REP_PROXY_HOSTED) != (nfds == 3) ||
+	    (status != REP_OK && status != REP_PROXY_FORK && status != REP_PROXY_HOSTED) || nfds < 2)
 		nsx_die(EXIT_MPIWRAP, "bad reply from the namespace keeper at %s", path);
 	if (status == REP_PROXY_FORK && fork_rank(fds) > 0)
 		return; /* the Go runtime starts here, as the rank's PMI proxy */
+	if (status == REP_PROXY_HOSTED)
+		take_hosted_pmi(fds[2]);
 	if (setns(fds[0], CLONE_NEWUSER) < 0 || setns(fds[1], CLONE_NEWNS) < 0)
 		nsx_die(EXIT_MPIWRAP, "can't join the node's namespaces: %s",
 			strerror(errno));

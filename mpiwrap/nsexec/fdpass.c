@@ -10,8 +10,13 @@
 
 int nsx_send_fds(int sock, const int *fds, int n)
 {
-	char byte = 'F';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	return nsx_send_fds_with(sock, fds, n, "F", 1);
+}
+
+/* Send len bytes of buf (len small: one sendmsg) with the descriptors. */
+int nsx_send_fds_with(int sock, const int *fds, int n, const void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	union {
 		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
