@@ -96,7 +96,7 @@ func (h *hostedRank) serve(k *keeper) {
 		return
 	}
 	defer up.Close()
-	opts := proxy.Options{Batch: h.size > batchAbove}
+	opts := proxy.Options{Batch: h.size > batchAbove, Cache: k.fences}
 	opts.LocalSize, _ = proxy.LocalSizeFromEnv(h.env)
 	f := os.NewFile(uintptr(h.mine), "pmi")
 	conn, err := net.FileConn(f)

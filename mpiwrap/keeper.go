@@ -36,6 +36,7 @@ type keeper struct {
 
 	ctx      context.Context // ends when the launcher is gone
 	sessions sync.WaitGroup  // hosted ranks' PMI proxies
+	fences   *proxy.Cache    // their batched fences' data, read once
 }
 
 // RunKeeper is the body of the detached keeper process (stage "keeper"). It
@@ -48,7 +49,8 @@ func RunKeeper(parse ParseFunc) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*Spec{}, ctx: ctx}
+	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*Spec{}, ctx: ctx,
+		fences: proxy.NewCache()}
 	k.failure = k.build()
 	quietStdio()
 	oneThread() // for the PMI proxies it may host (hosted.go)

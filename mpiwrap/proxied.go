@@ -221,6 +221,7 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 				continue
 			}
 			defer c.up.Close()
+			c.opts.OnAbort = func() { proc.Kill() }
 			served = make(chan error, 1)
 			go func() { served <- proxy.Serve(ctx, mine, c.up, c.opts) }()
 		case serr = <-served:

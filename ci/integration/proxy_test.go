@@ -278,3 +278,14 @@ func processesOf(exe string) []int {
 	}
 	return pids
 }
+
+// Above 16 ranks the proxies batch their fences, and the keeper's hosted
+// proxies share each fence's data: a 20-rank job through them.
+func TestProxyBatchedHosted(t *testing.T) {
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich")
+	img := debian(t, "bookworm")
+	r := runAs(t, accounts(t)[1], work, nil, 120*time.Second, "mpiexec.mpich", "-n", "20", bin, "--pmi=proxy", img, "/opt/mpiwrap-test/mpich/hello")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "hello size=20 sum=190" {
+		t.Fatalf("want hello size=20 sum=190, got %s", r)
+	}
+}

@@ -40,7 +40,7 @@ type attr struct {
 func newBackend(up Upstream, opts Options) *backend {
 	b := &backend{up: up, opts: opts, info: up.Info(), attrs: map[string]*attr{}}
 	if opts.Batch {
-		b.batch = newBatcher(up, b.info)
+		b.batch = newBatcher(up, b.info, opts.Cache)
 	}
 	return b
 }
@@ -150,6 +150,9 @@ func (b *backend) synthesise(ctx context.Context, key string) (string, bool, err
 func (b *backend) Abort(ctx context.Context, code int, msg string) error {
 	if b.hold != nil {
 		b.hold.Store(true) // see holdConn
+	}
+	if b.opts.OnAbort != nil {
+		b.opts.OnAbort()
 	}
 	return b.up.Abort(ctx, code, msg)
 }

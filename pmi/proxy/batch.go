@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
@@ -28,20 +29,73 @@ type batcher struct {
 	group   int // ranks per group
 	chunk   int // bytes of blob per upstream value
 	epoch   int // fences completed
-	fetched int // epochs read into cache
 	pending []string
-	cache   map[string]string
+	cache   *Cache
 }
 
-func newBatcher(up Upstream, info pmi.Info) *batcher {
+// Cache holds what the fences of one job published, for the batching
+// proxies that share it (Options.Cache): the proxies of one node read each
+// fence's group blobs from the host once, not once per rank.
+type Cache struct {
+	reading sync.Mutex // one proxy reads the host at a time
+	mu      sync.Mutex
+	epochs  []map[string]string // epochs[e-1]: what fence e published
+}
+
+// NewCache returns an empty Cache for the proxies of one job.
+func NewCache() *Cache { return &Cache{} }
+
+// load makes sure the first upto epochs are in, reading missing ones
+// with read.
+func (c *Cache) load(upto int, read func(e int) (map[string]string, error)) error {
+	if c.have() >= upto {
+		return nil
+	}
+	c.reading.Lock()
+	defer c.reading.Unlock()
+	for e := c.have() + 1; e <= upto; e++ {
+		m, err := read(e)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.epochs = append(c.epochs, m)
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+func (c *Cache) have() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.epochs)
+}
+
+// lookup finds key as of epoch upto: a proxy behind the others must not
+// see what a later fence published.
+func (c *Cache) lookup(key string, upto int) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for e := min(upto, len(c.epochs)); e >= 1; e-- {
+		if v, ok := c.epochs[e-1][key]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func newBatcher(up Upstream, info pmi.Info, cache *Cache) *batcher {
 	chunk := wire.MaxValue
 	if l, ok := up.(server.Limiter); ok {
 		chunk = l.Maxes().Value
 	}
 	// A PMI-1 put line must fit 1024 bytes: leave room for the rest.
 	chunk = max(64, min(chunk, wire.MaxV1Request-64-len(info.KVSName)))
+	if cache == nil {
+		cache = NewCache()
+	}
 	return &batcher{up: up, rank: info.Rank, size: info.Size, chunk: chunk,
-		group: int(math.Ceil(math.Sqrt(float64(info.Size)))), cache: map[string]string{}}
+		group: int(math.Ceil(math.Sqrt(float64(info.Size)))), cache: cache}
 }
 
 func (b *batcher) put(key, value string) {
@@ -88,22 +142,29 @@ func (b *batcher) sync(ctx context.Context) error {
 // get answers from the cache, reading the group blobs of new epochs
 // first; a key that no proxy put is asked upstream.
 func (b *batcher) get(ctx context.Context, src int, key string) (string, bool, error) {
-	for ; b.fetched < b.epoch; b.fetched++ {
-		e := b.fetched + 1
-		for g := 0; g*b.group < b.size; g++ {
-			blob, err := b.getBlob(ctx, g*b.group, fmt.Sprintf("mpw.%d.g%d", e, g))
-			if err != nil {
-				return "", false, err
-			}
-			if err := decodeInto(b.cache, blob); err != nil {
-				return "", false, fmt.Errorf("read batch %s: %w", fmt.Sprintf("mpw.%d.g%d", e, g), err)
-			}
-		}
+	if err := b.cache.load(b.epoch, func(e int) (map[string]string, error) { return b.readEpoch(ctx, e) }); err != nil {
+		return "", false, err
 	}
-	if v, ok := b.cache[key]; ok {
+	if v, ok := b.cache.lookup(key, b.epoch); ok {
 		return v, true, nil
 	}
 	return b.up.Get(ctx, src, key)
+}
+
+// readEpoch reads the group blobs that fence e published.
+func (b *batcher) readEpoch(ctx context.Context, e int) (map[string]string, error) {
+	m := map[string]string{}
+	for g := 0; g*b.group < b.size; g++ {
+		name := fmt.Sprintf("mpw.%d.g%d", e, g)
+		blob, err := b.getBlob(ctx, g*b.group, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := decodeInto(m, blob); err != nil {
+			return nil, fmt.Errorf("read batch %s: %w", name, err)
+		}
+	}
+	return m, nil
 }
 
 // putBlob writes blob as chunks name.0, name.1, ...; name.0 starts with

@@ -39,3 +39,31 @@ func TestBatchEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheEpochs checks that a lookup sees what fences up to its own
+// published, newest first, and nothing later.
+func TestCacheEpochs(t *testing.T) {
+	c := NewCache()
+	published := []map[string]string{{"a": "1", "b": "1"}, {"b": "2"}, {"c": "3"}}
+	reads := 0
+	read := func(e int) (map[string]string, error) { reads++; return published[e-1], nil }
+	if err := c.load(2, read); err != nil || reads != 2 {
+		t.Fatalf("load(2): err %v, %d reads", err, reads)
+	}
+	if err := c.load(1, read); err != nil || reads != 2 {
+		t.Fatalf("load(1) read again: err %v, %d reads", err, reads)
+	}
+	if err := c.load(3, read); err != nil || reads != 3 {
+		t.Fatalf("load(3): err %v, %d reads", err, reads)
+	}
+	for _, tt := range []struct {
+		key  string
+		upto int
+		want string
+		ok   bool
+	}{{"a", 1, "1", true}, {"b", 1, "1", true}, {"b", 2, "2", true}, {"b", 3, "2", true}, {"c", 2, "", false}, {"c", 3, "3", true}} {
+		if v, ok := c.lookup(tt.key, tt.upto); v != tt.want || ok != tt.ok {
+			t.Errorf("lookup(%s, %d) = %q %v, want %q %v", tt.key, tt.upto, v, ok, tt.want, tt.ok)
+		}
+	}
+}

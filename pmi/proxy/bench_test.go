@@ -13,8 +13,12 @@ import (
 
 // benchModes are the ways a rank reaches the fake launcher: "direct" ranks
 // talk to it; "proxy" ranks talk to a proxy each, whose PMI-1 upstream
-// talks to it; "batch" is proxy with Options.Batch.
+// talks to it; "batch" is proxy with Options.Batch, the proxies of each
+// simulated node of benchPPN ranks sharing a Cache, as the proxies that
+// one node's keeper hosts do.
 var benchModes = []string{"direct", "batch", "proxy"}
+
+const benchPPN = 64
 
 // BenchmarkFenceGetAll measures one PMI exchange as MPI_Init does it: every
 // rank puts a key, fences, then gets every rank's key. Each iteration runs
@@ -38,14 +42,22 @@ func benchExchange(b *testing.B, n int) {
 		}
 		defer l.Close()
 		rs := make([]rankClient, n)
+		var cache *proxy.Cache
 		for r := range rs {
+			if r%benchPPN == 0 {
+				cache = proxy.NewCache()
+			}
 			up := upstreamFor(ctx, b, l, r, 1)
 			defer up.Close()
 			if mode == "direct" {
 				rs[r] = up.(rankClient)
 				continue
 			}
-			rs[r] = startProxy(ctx, b, up, 1, proxy.Options{Batch: mode == "batch"}).rank
+			opts := proxy.Options{Batch: mode == "batch"}
+			if opts.Batch {
+				opts.Cache = cache
+			}
+			rs[r] = startProxy(ctx, b, up, 1, opts).rank
 			defer rs[r].Close()
 		}
 		// MPI_Init reads the mapping first; for proxies this also waits

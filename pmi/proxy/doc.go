@@ -26,7 +26,8 @@
 //     proxies trade them as blobs (see batcher); gets are then served
 //     from a local copy. This is what makes the proxy as fast as direct PMI
 //     at scale; below a few dozen ranks the second fence costs more than it
-//     saves, and the runtime leaves Batch off.
+//     saves, and the runtime leaves Batch off. Proxies of one node that
+//     share a Cache (Options.Cache) read each fence's data once.
 //   - A rank that exits without ever speaking PMI (a non-MPI program) is
 //     not a failure: the proxy finalizes upstream on its behalf.
 //

@@ -34,6 +34,17 @@ type Options struct {
 	// needs every rank of the job behind a proxy with Batch set. Use it
 	// with PMI-1/PMI-2 upstreams; PMIx fences already collect data.
 	Batch bool
+
+	// OnAbort, when set, is called when the rank aborts, before the abort
+	// goes upstream. A proxy that the launcher sees as the task stops its
+	// rank there, so that it can exit with the rank's code as soon as the
+	// launcher knows, before the launcher kills the job's tasks.
+	OnAbort func()
+
+	// Cache, when set, is shared by the batching proxies of one job on one
+	// node, so that each fence's data is read from the host once per node.
+	// Nil: the proxy has its own.
+	Cache *Cache
 }
 
 // Serve serves one rank on conn (the proxy's end of the rank's socketpair)

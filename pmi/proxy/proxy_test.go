@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,5 +254,52 @@ func TestProxyBatchValues(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// countGets counts an upstream's gets.
+type countGets struct {
+	proxy.Upstream
+	n *atomic.Int64
+}
+
+func (c countGets) Get(ctx context.Context, rank int, key string) (string, bool, error) {
+	c.n.Add(1)
+	return c.Upstream.Get(ctx, rank, key)
+}
+
+// TestProxyBatchSharedCache runs 8 batching ranks on two "nodes" of 4 whose
+// proxies share a Cache per node, for three fences: every value arrives,
+// and each fence's group blobs are read from the host once per node.
+func TestProxyBatchSharedCache(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 8
+	l, err := server.Start(ctx, server.JobConfig{Size: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var gets atomic.Int64
+	caches := []*proxy.Cache{proxy.NewCache(), proxy.NewCache()}
+	ranks := make([]rankClient, n)
+	for r := range ranks {
+		up := countGets{upstreamFor(ctx, t, l, r, 1), &gets}
+		defer up.Close()
+		ranks[r] = startProxy(ctx, t, up, 1, proxy.Options{Batch: true, Cache: caches[r/4]}).rank
+		defer ranks[r].Close()
+	}
+	// Groups of ceil(sqrt(8)) = 3: {0,1,2} {3,4,5} {6,7}. Per fence the
+	// leaders read 2+2+1 member blobs, and each node reads the 3 group
+	// blobs once; every blob here fits one chunk.
+	const want = 5 + 2*3
+	for round := 0; round < 3; round++ {
+		gets.Store(0)
+		if err := runRanks(n, func(r int) error { return exchange(ctx, ranks[r], round) }); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if got := gets.Load(); got != want {
+			t.Fatalf("round %d: %d gets upstream, want %d", round, got, want)
+		}
 	}
 }

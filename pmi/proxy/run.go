@@ -35,6 +35,7 @@ func Run(ctx context.Context, cmd *exec.Cmd, up Upstream, opts Options) error {
 		return fmt.Errorf("start rank %s behind the PMI proxy: %w", cmd.Path, err)
 	}
 	served := make(chan error, 1)
+	opts.OnAbort = func() { cmd.Process.Kill() }
 	go func() { served <- Serve(ctx, mine, up, opts) }()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
