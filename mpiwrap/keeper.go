@@ -317,8 +317,7 @@ func (k *keeper) planRank(b []byte, passed []int) (uint32, []byte, *hostedRank) 
 	case 2:
 		req.pmiFd, req.stderrFd = passed[0], passed[1]
 	}
-	status, payload, h := k.planRequest(req)
-	return status, payload, h
+	return k.planRequest(req)
 }
 
 func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
