@@ -31,7 +31,8 @@ type hostedRank struct {
 	stderr     int      // the rank's stderr, received
 	mine       int      // the keeper's end of the rank's PMI socket
 	theirs     int      // the rank's end, sent with the reply
-	pidfd      int      // the rank (its pid stays through exec)
+	pid        int32    // the rank's; it stays through exec
+	pidfd      int      // the rank's
 }
 
 // hostable says whether the keeper can proxy this C client: its PMI_FD
@@ -71,7 +72,7 @@ func (h *hostedRank) start(k *keeper, pid int32) error {
 	if err != nil {
 		return err
 	}
-	h.pidfd = fd
+	h.pid, h.pidfd = pid, fd
 	k.sessions.Add(1)
 	go func() {
 		defer k.sessions.Done()
@@ -125,7 +126,7 @@ func (h *hostedRank) serve(k *keeper) {
 // fail reports err where the rank's own errors go, and kills the rank.
 func (h *hostedRank) fail(err error) {
 	if h.stderr >= 0 {
-		msg := fmt.Sprintf("mpiwrap[rank %d pid %d]: error: %v\n", h.rank, os.Getpid(), err)
+		msg := fmt.Sprintf("mpiwrap[rank %d pid %d]: error: %v\n", h.rank, h.pid, err)
 		unix.Write(h.stderr, []byte(msg))
 	}
 	h.kill()

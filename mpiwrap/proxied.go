@@ -16,6 +16,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/pmix"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
+	"github.com/mpiwrap/mpiwrap/pmi/server"
 	"golang.org/x/sys/unix"
 )
 
@@ -191,8 +192,18 @@ func RunProxyParent(pid, fd int) error {
 // forwards the launcher's signals to the rank and ends like it. If the
 // proxy fails first (abort, the launcher went away), the rank is killed
 // rather than left hanging.
-func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan upstreamConn, info pmi.Info) error {
+func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan upstreamConn, info pmi.Info) (err error) {
 	defer mine.Close()
+	// A launcher may kill the task as soon as its PMI connection closes
+	// (hydra with PMI_PORT does), so when mpiwrap is to say why it failed
+	// the connection stays open until the process exits, after that.
+	var up proxy.Upstream
+	defer func() {
+		var st *ExitStatus
+		if up != nil && errors.As(err, &st) {
+			up.Close()
+		}
+	}()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT, syscall.SIGALRM)
@@ -220,7 +231,7 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 				proc.Kill()
 				continue
 			}
-			defer c.up.Close()
+			up = c.up
 			c.opts.OnAbort = func() { proc.Kill() }
 			served = make(chan error, 1)
 			go func() { served <- proxy.Serve(ctx, mine, c.up, c.opts) }()
@@ -239,8 +250,8 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 				if c := <-upc; c.err != nil {
 					serr = c.err
 				} else {
+					up = c.up
 					serr = proxy.Serve(ctx, mine, c.up, c.opts)
-					c.up.Close()
 				}
 			}
 			if e.err != nil {
@@ -251,20 +262,21 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 	}
 }
 
-// rankStatus turns the rank's end and the proxy's into mpiwrap's.
+// rankStatus turns the rank's end and the proxy's into mpiwrap's: the
+// rank's own status, unless the proxy failed first and stopped it.
 func rankStatus(st *os.ProcessState, serr error) error {
 	if ab, ok := proxy.IsAbort(serr); ok {
 		return &ExitStatus{Code: ab.Code}
 	}
-	ws, _ := st.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		if serr != nil && errors.Is(serr, proxy.ErrUpstreamClosed) {
-			return fmt.Errorf("the launcher's PMI went away, so the rank was killed: %w", serr)
-		}
-		return &ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
-	}
-	if serr != nil && !errors.Is(serr, proxy.ErrUpstreamClosed) && st.ExitCode() == 0 {
+	switch {
+	case serr == nil || errors.Is(serr, server.ErrEarlyClose): // the rank ended on its own
+	case errors.Is(serr, proxy.ErrUpstreamClosed):
+		return fmt.Errorf("the launcher's PMI went away, so the rank was killed: %w", serr)
+	default:
 		return fmt.Errorf("PMI proxy: %w", serr)
+	}
+	if ws, _ := st.Sys().(syscall.WaitStatus); ws.Signaled() {
+		return &ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
 	}
 	return &ExitStatus{Code: st.ExitCode()}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -287,5 +288,31 @@ func TestProxyBatchedHosted(t *testing.T) {
 	r := runAs(t, accounts(t)[1], work, nil, 120*time.Second, "mpiexec.mpich", "-n", "20", bin, "--pmi=proxy", img, "/opt/mpiwrap-test/mpich/hello")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "hello size=20 sum=190" {
 		t.Fatalf("want hello size=20 sum=190, got %s", r)
+	}
+}
+
+// A rank that sends its proxy garbage (a PMI-1 line that never ends) is
+// told so and killed at once, with the reason on its stderr, whether the
+// keeper or a process of its own is its proxy.
+func TestProxyRejectsGarbage(t *testing.T) {
+	img := debian(t, "bookworm")
+	garbage := `head -c 70000 /dev/zero | tr '\0' a >&$PMI_FD; sleep 30`
+	for _, c := range []interop{proxyCells[2], proxyCells[3]} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, n := range c.needs {
+				testreq.Require(t, have(n), n)
+			}
+			launcher := slices.Clone(c.launcher)
+			launcher[slices.Index(launcher, "-n")+1] = "1"
+			args := append(append(append(launcher, bin), c.flags...), img, "/bin/sh", "-c", garbage)
+			start := time.Now()
+			r := runAs(t, accounts(t)[1], work, nil, 60*time.Second, args...)
+			if r.code == 0 || !strings.Contains(r.stderr, "mpiwrap[rank ") || !strings.Contains(r.stderr, "line longer than 65536 bytes") {
+				t.Fatalf("want a failed job with the proxy's reason, got %s", r)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Fatalf("the rank was not stopped: the job took %v", time.Since(start))
+			}
+		})
 	}
 }

@@ -86,28 +86,28 @@ func (r *Reader) nextV1() (Frame, error) {
 }
 
 // readLine returns the next line without its newline. A line longer than
-// MaxFrame is skipped up to its newline and reported as non-fatal.
+// MaxFrame is a fatal error as soon as that many bytes have come: waiting
+// for its newline could be waiting forever.
 func (r *Reader) readLine() ([]byte, error) {
 	r.buf = r.buf[:0]
-	tooLong := false
 	for {
-		chunk, err := r.br.ReadSlice('\n')
-		if !tooLong && len(r.buf)+len(chunk) > MaxFrame+1 {
-			tooLong, r.buf = true, r.buf[:0]
-		}
-		if !tooLong {
-			r.buf = append(r.buf, chunk...)
-		}
-		switch {
-		case err == nil && tooLong:
-			return nil, &FormatError{Proto: V1, Err: fmt.Errorf("line longer than %d bytes", MaxFrame)}
-		case err == nil:
-			return r.buf[:len(r.buf)-1], nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		default:
+		if _, err := r.br.Peek(1); err != nil { // wait for whatever comes next
 			return nil, unexpected(err)
 		}
+		have, _ := r.br.Peek(r.br.Buffered())
+		i := bytes.IndexByte(have, '\n')
+		if i < 0 && len(r.buf)+len(have) <= MaxFrame {
+			r.buf = append(r.buf, have...)
+			r.br.Discard(len(have))
+			continue
+		}
+		if i < 0 || len(r.buf)+i > MaxFrame {
+			r.buf = nil
+			return nil, &FormatError{Proto: V1, Fatal: true, Err: fmt.Errorf("line longer than %d bytes", MaxFrame)}
+		}
+		r.buf = append(r.buf, have[:i]...)
+		r.br.Discard(i + 1)
+		return r.buf, nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseV1(t *testing.T) {
@@ -176,7 +177,7 @@ func TestReaderErrors(t *testing.T) {
 		thenCmd   string // a good message after the bad one, when not fatal
 	}{
 		{"garbage line", "hello world\ncmd=barrier_in\n", false, "barrier_in"},
-		{"over-long line", "cmd=put value=" + strings.Repeat("x", MaxFrame+10) + "\ncmd=barrier_in\n", false, "barrier_in"},
+		{"over-long line", "cmd=put value=" + strings.Repeat("x", MaxFrame+10) + "\ncmd=barrier_in\n", true, ""},
 		{"bad v2 payload", "     5abcde    14cmd=kvs-fence;", false, "kvs-fence"},
 		{"bad v2 header", "12a456cmd=x;", true, ""},
 		{"huge v2 length", "999999cmd=x;", true, ""},
@@ -197,6 +198,24 @@ func TestReaderErrors(t *testing.T) {
 				t.Fatalf("stream did not resync: frames %+v errs %v", frames, errs)
 			}
 		})
+	}
+}
+
+// TestReaderUnterminatedLine: a line that outgrows MaxFrame is an error at
+// once, not when (if ever) its newline comes.
+func TestReaderUnterminatedLine(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte(strings.Repeat("a", MaxFrame+10)))
+	done := make(chan error, 1)
+	go func() { _, err := NewReader(pr).Next(); done <- err }()
+	select {
+	case err := <-done:
+		if !IsFatal(err) {
+			t.Fatalf("err = %v, want a fatal format error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader waited for the newline of an over-long line")
 	}
 }
 
