@@ -70,7 +70,9 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, up Upstream, opts Optio
 	ctx, cancel := context.WithCancelCause(ctx)
 	var prefetched sync.WaitGroup
 	prefetched.Go(func() { b.prefetch(ctx) })
-	defer func() { cancel(nil); prefetched.Wait() }()
+	// The prefetch's answer is read before the caller may close up: hydra
+	// fails, and takes the job down, when it cannot write an answer.
+	defer func() { prefetched.Wait(); cancel(nil) }()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
