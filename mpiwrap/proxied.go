@@ -233,6 +233,7 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 			}
 			up = c.up
 			c.opts.OnAbort = func() { proc.Kill() }
+			c.opts.AbortSent = func(code int) { Exit(&ExitStatus{Code: code}) }
 			served = make(chan error, 1)
 			go func() { served <- proxy.Serve(ctx, mine, c.up, c.opts) }()
 		case serr = <-served:

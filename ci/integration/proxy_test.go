@@ -296,7 +296,9 @@ func TestProxyBatchedHosted(t *testing.T) {
 // keeper or a process of its own is its proxy.
 func TestProxyRejectsGarbage(t *testing.T) {
 	img := debian(t, "bookworm")
-	garbage := `head -c 70000 /dev/zero | tr '\0' a >&$PMI_FD; sleep 30`
+	// exec: the rank stays one process, which is what the proxy kills (a
+	// child it forked would hold the launcher's output pipes open).
+	garbage := `head -c 70000 /dev/zero | tr '\0' a >&$PMI_FD; exec sleep 30`
 	for _, c := range []interop{proxyCells[2], proxyCells[3]} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, n := range c.needs {
@@ -311,7 +313,7 @@ func TestProxyRejectsGarbage(t *testing.T) {
 				t.Fatalf("want a failed job with the proxy's reason, got %s", r)
 			}
 			if time.Since(start) > 20*time.Second {
-				t.Fatalf("the rank was not stopped: the job took %v", time.Since(start))
+				t.Fatalf("the rank was not stopped: the job took %v; %s", time.Since(start), r)
 			}
 		})
 	}

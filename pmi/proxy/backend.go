@@ -154,7 +154,13 @@ func (b *backend) Abort(ctx context.Context, code int, msg string) error {
 	if b.opts.OnAbort != nil {
 		b.opts.OnAbort()
 	}
-	return b.up.Abort(ctx, code, msg)
+	if err := b.up.Abort(ctx, code, msg); err != nil {
+		return err
+	}
+	if b.opts.AbortSent != nil {
+		b.opts.AbortSent(code)
+	}
+	return nil
 }
 
 func (b *backend) Finalize(ctx context.Context) error {

@@ -100,7 +100,8 @@ func helperProxy(ctx context.Context) error {
 		}
 	}
 	local, _ := proxy.LocalSizeFromEnv(os.Environ())
-	opts := proxy.Options{LocalSize: local, Batch: os.Getenv("MPIWRAP_PMI_TEST_BATCH") == "1"}
+	opts := proxy.Options{LocalSize: local, Batch: os.Getenv("MPIWRAP_PMI_TEST_BATCH") == "1",
+		AbortSent: func(code int) { os.Exit(code) }} // the launcher sees this process as the task
 	return proxy.Run(ctx, cmd, up, opts)
 }
 

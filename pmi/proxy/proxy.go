@@ -36,10 +36,12 @@ type Options struct {
 	Batch bool
 
 	// OnAbort, when set, is called when the rank aborts, before the abort
-	// goes upstream. A proxy that the launcher sees as the task stops its
-	// rank there, so that it can exit with the rank's code as soon as the
-	// launcher knows, before the launcher kills the job's tasks.
-	OnAbort func()
+	// goes upstream, and AbortSent once the launcher has it. A proxy that
+	// the launcher sees as the task stops its rank in OnAbort and exits
+	// with the code in AbortSent, as MPICH's PMI_Abort does: the launcher
+	// may kill the job's tasks any moment after that.
+	OnAbort   func()
+	AbortSent func(code int)
 
 	// Cache, when set, is shared by the batching proxies of one job on one
 	// node, so that each fence's data is read from the host once per node.
