@@ -87,10 +87,10 @@ func (h *hostedRank) start(k *keeper, pid int32) error {
 func (h *hostedRank) serve(k *keeper) {
 	up, err := proxy.UpstreamFromEnv(k.ctx, h.env, proxy.WireAuto)
 	h.upFd = -1 // the client owns it now, or it is closed
-	if err == nil && (up.Info().Rank != h.rank || up.Info().Size != h.size) {
-		err = fmt.Errorf("the launcher says rank %d of %d, its variables said %d of %d",
-			up.Info().Rank, up.Info().Size, h.rank, h.size)
-		up.Close()
+	if err == nil {
+		if err = sameRank(up, h.rank, h.size); err != nil {
+			up.Close()
+		}
 	}
 	if err != nil {
 		h.fail(fmt.Errorf("connect to the launcher's PMI: %w", err))

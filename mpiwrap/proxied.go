@@ -222,9 +222,8 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 			proc.Signal(s)
 		case c := <-upc:
 			upc = nil
-			if c.err == nil && (c.up.Info().Rank != info.Rank || c.up.Info().Size != info.Size) {
-				c.err = fmt.Errorf("the launcher says rank %d of %d, its variables said %d of %d",
-					c.up.Info().Rank, c.up.Info().Size, info.Rank, info.Size)
+			if c.err == nil {
+				c.err = sameRank(c.up, info.Rank, info.Size)
 			}
 			if c.err != nil {
 				serr = c.err
@@ -261,6 +260,15 @@ func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan 
 			return rankStatus(e.st, serr)
 		}
 	}
+}
+
+// sameRank checks that the launcher's PMI agrees with its variables,
+// which the rank's environment was made from.
+func sameRank(up proxy.Upstream, rank, size int) error {
+	if in := up.Info(); in.Rank != rank || in.Size != size {
+		return fmt.Errorf("the launcher says rank %d of %d, its variables said %d of %d", in.Rank, in.Size, rank, size)
+	}
+	return nil
 }
 
 // rankStatus turns the rank's end and the proxy's into mpiwrap's: the

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/procs"
 )
 
 // output runs a command as the test user and returns its stdout.
@@ -177,36 +179,21 @@ func (e *env) proxyRSS(name, launcher string) {
 		return
 	}
 	time.Sleep(1200 * time.Millisecond)
-	total, procs := 0.0, 0
+	total, found := 0.0, 0
 	for _, exe := range []string{e.bin, filepath.Join(filepath.Dir(e.bin), "mpiwrap-pmix")} {
-		for _, p := range processesOf(exe) {
+		for _, p := range procs.Running(exe) {
 			if kb := vmRSS(p); kb > 0 {
-				total, procs = total+kb/1024, procs+1
+				total, found = total+kb/1024, found+1
 			}
 		}
 	}
 	cmd.Wait()
-	if procs == 0 {
+	if found == 0 {
 		e.fail(name, fmt.Errorf("no proxy found"))
 		return
 	}
 	e.results = append(e.results, result{name: name, unit: "MiB", value: total / 4, baseline: 15,
-		target: "report (aim < 15 MiB)", pass: true, note: fmt.Sprintf("%d mpiwrap processes, %.1f MiB in all", procs, total)})
-}
-
-func processesOf(exe string) []int {
-	var pids []int
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if l, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err == nil && l == exe {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+		target: "report (aim < 15 MiB)", pass: true, note: fmt.Sprintf("%d mpiwrap processes, %.1f MiB in all", found, total)})
 }
 
 func vmRSS(pid int) float64 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/procs"
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
@@ -98,41 +99,11 @@ func startJob(t *testing.T, a account, args []string) (*exec.Cmd, context.Cancel
 	return cmd, cancel
 }
 
-// descendants lists the processes below pid (hydra puts each rank in a
-// session of its own, so process groups don't find them).
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		p, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) > 1 {
-			pp, _ := strconv.Atoi(f[1])
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
-		for _, c := range children[queue[0]] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
-}
-
 // ranksOf lists the ranks of a job started by startJob; with state, only
 // those in that state ("S", sleeping).
 func ranksOf(cmd *exec.Cmd, wchan string) []int {
 	var ranks []int
-	for _, p := range descendants(cmd.Process.Pid) {
+	for _, p := range procs.Descendants(cmd.Process.Pid) {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
 		if !strings.HasPrefix(string(b), "/opt/mpiwrap-test/mpich/hello\x00") {
 			continue
@@ -146,7 +117,7 @@ func ranksOf(cmd *exec.Cmd, wchan string) []int {
 
 // killJob ends whatever is left of a job.
 func killJob(cmd *exec.Cmd) {
-	for _, p := range descendants(cmd.Process.Pid) {
+	for _, p := range procs.Descendants(cmd.Process.Pid) {
 		syscall.Kill(p, syscall.SIGKILL)
 	}
 	syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
@@ -230,7 +201,7 @@ func TestProxyHosting(t *testing.T) {
 				defer killJob(cmd)
 				var parents []string
 				for _, r := range ranksOf(cmd, "") {
-					parents = append(parents, exeOf(parentOf(r)))
+					parents = append(parents, procs.Exe(procs.Parent(r)))
 				}
 				proxies := 0
 				for _, p := range parents {
@@ -238,7 +209,7 @@ func TestProxyHosting(t *testing.T) {
 						proxies++
 					}
 				}
-				served := len(processesOf(bin))
+				served := len(procs.Running(bin))
 				if tc.hosted && (proxies != 0 || served != 1) {
 					t.Fatalf("want the 4 ranks under the launcher and one keeper serving them; rank parents %q, %d mpiwrap processes", parents, served)
 				}
@@ -250,44 +221,6 @@ func TestProxyHosting(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func parentOf(pid int) int {
-	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	pp, _ := strconv.Atoi(f[1])
-	return pp
-}
-
-func exeOf(pid int) string {
-	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-	return exe
-}
-
-// processesOf lists the processes running exe.
-func processesOf(exe string) []int {
-	var pids []int
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		if pid, err := strconv.Atoi(d.Name()); err == nil && exeOf(pid) == exe {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// Above 16 ranks the proxies batch their fences, and the keeper's hosted
-// proxies share each fence's data: a 20-rank job through them.
-func TestProxyBatchedHosted(t *testing.T) {
-	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich")
-	img := debian(t, "bookworm")
-	r := runAs(t, accounts(t)[1], work, nil, 120*time.Second, "mpiexec.mpich", "-n", "20", bin, "--pmi=proxy", img, "/opt/mpiwrap-test/mpich/hello")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "hello size=20 sum=190" {
-		t.Fatalf("want hello size=20 sum=190, got %s", r)
 	}
 }
 

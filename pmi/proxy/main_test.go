@@ -7,14 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/mpiwrap/mpiwrap/internal/testreq"
+	"github.com/mpiwrap/mpiwrap/internal/testc"
 	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 )
@@ -32,7 +30,8 @@ const (
 	childEnv  = "MPIWRAP_PMI_TEST_CHILD"
 )
 
-var buildDir string
+// cprogs holds C programs compiled once per test binary run.
+var cprogs testc.Builder
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
@@ -43,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	buildDir = dir
+	cprogs.Dir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -154,26 +153,8 @@ func helperRSS(ctx context.Context) error {
 	return err
 }
 
-var (
-	buildMu sync.Mutex
-	built   = map[string]string{}
-)
-
 // buildC compiles testdata/src with compiler (once) and returns the binary.
 func buildC(t testing.TB, compiler, src string, extra ...string) string {
 	t.Helper()
-	_, err := exec.LookPath(compiler)
-	testreq.Require(t, err == nil, compiler+" is not installed")
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if bin, ok := built[src]; ok {
-		return bin
-	}
-	bin := filepath.Join(buildDir, strings.TrimSuffix(src, ".c"))
-	args := append([]string{"-o", bin, filepath.Join("..", "testdata", src)}, extra...)
-	if out, err := exec.Command(compiler, args...).CombinedOutput(); err != nil {
-		t.Fatalf("compile %s with %s: %v\n%s", src, compiler, err, out)
-	}
-	built[src] = bin
-	return bin
+	return cprogs.Build(t, compiler, src, extra...)
 }
