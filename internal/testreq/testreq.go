@@ -26,14 +26,21 @@ func Require(t testing.TB, ok bool, what string) {
 	t.Skipf("missing requirement: %s", what)
 }
 
-// slurm caches, per plugin, why Slurm is unusable ("" when it is usable).
+// slurm holds, per plugin, a func() string that probes Slurm once and then
+// returns why it is unusable ("" when it is usable).
 var slurm sync.Map
 
-// Slurm requires a running Slurm whose srun offers the MPI plugin.
+// slurmProbe is the probe behind Slurm; a variable so tests can count calls.
+var slurmProbe = slurmWhyNot
+
+// Slurm requires a running Slurm whose srun offers the MPI plugin. The
+// probe runs once per plugin per process, however many tests (or
+// goroutines) ask; the others wait for its answer.
 func Slurm(t testing.TB, plugin string) {
 	t.Helper()
-	why, _ := slurm.LoadOrStore(plugin, slurmWhyNot(plugin))
-	Require(t, why == "", why.(string))
+	probe, _ := slurm.LoadOrStore(plugin, sync.OnceValue(func() string { return slurmProbe(plugin) }))
+	why := probe.(func() string)()
+	Require(t, why == "", why)
 }
 
 func slurmWhyNot(plugin string) string {
