@@ -17,7 +17,7 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
 KHDRS := bin/kernel-headers
 DEMO_IMAGE ?= /tmp/mpiwrap-demo-image
 
-.PHONY: all build build-helper deps demo test unit bench clean
+.PHONY: all build build-helper deps demo lint test unit bench clean
 
 all: build
 
@@ -42,9 +42,32 @@ demo: deps build
 	rm -rf $(DEMO_IMAGE) && ci/images/mpi-small.sh $(DEMO_IMAGE)
 	mpiexec.mpich -n 4 $(BIN) $(DEMO_IMAGE) /opt/mpiwrap-test/mpich/hello
 
-# Everything: unit, integration (root and an unprivileged user) and
-# end-to-end MPI tests under hydra, Slurm and Open MPI.
-test: deps
+# gofmt over the tracked .go files (those deleted but not yet staged are
+# skipped), go vet and staticcheck, on the default build (no osusergo/netgo
+# tags) with cgo on: nsexec and cmd/mpiwrap are cgo, so a C compiler must be
+# installed (make deps). staticcheck is pinned and installed once into
+# bin/tools from the Go module proxy; the stamp names the version, so
+# changing the pin reinstalls it.
+GOFMT ?= gofmt
+STATICCHECK_VERSION := v0.8.2
+TOOLS := bin/tools
+STATICCHECK_STAMP := $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
+
+$(STATICCHECK_STAMP):
+	GOBIN=$(abspath $(TOOLS)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+lint: $(STATICCHECK_STAMP)
+	@files=$$(git ls-files -- '*.go') || exit 1; \
+	  bad=$$(for f in $$files; do [ ! -e "$$f" ] || echo "$$f"; done | xargs -r $(GOFMT) -l) || exit 1; \
+	  if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi
+	CGO_ENABLED=1 $(GO) vet ./...
+	CGO_ENABLED=1 $(TOOLS)/staticcheck ./...
+
+# Everything: lint (after deps, which installs the C compiler), then unit,
+# integration (root and an unprivileged user) and end-to-end MPI tests under
+# hydra, Slurm and Open MPI.
+test: deps lint
 	ci/setup.sh
 	MPIWRAP_TEST_REQUIRE=1 $(GO) test -p 1 -count=1 -timeout 75m ./...
 
