@@ -22,36 +22,66 @@ var (
 	tiny     string // tiny image from host files
 	tinySqfs string // the same as SquashFS
 	work     string // scratch directory outside /tmp, open to the test user
+
+	// setupErr is why TestMain could not make the above; needSetup turns
+	// it into a skip, or a failure under MPIWRAP_TEST_REQUIRE=1.
+	setupErr error
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(setup(m))
 }
 
+// setup makes bin, tiny, tinySqfs and work, then runs the tests even when
+// that failed: every test that needs them says so through needSetup.
 func setup(m *testing.M) int {
 	dir, err := os.MkdirTemp("/var/tmp", "mpiwrap-it-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		setupErr = err
+		return m.Run()
 	}
 	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	bin, tiny, tinySqfs = filepath.Join(dir, "mpiwrap"), filepath.Join(dir, "tiny"), filepath.Join(dir, "tiny.sqfs")
-	work = filepath.Join(dir, "work")
-	os.Mkdir(work, 0o1777)
+	setupErr = prepare(dir)
+	if setupErr != nil {
+		fmt.Fprintf(os.Stderr, "integration setup failed; tests that need it skip (fail under MPIWRAP_TEST_REQUIRE=1): %v\n", setupErr)
+	}
+	return m.Run()
+}
+
+// prepare builds mpiwrap and the tiny images in dir.
+func prepare(dir string) error {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	b, ti, ts, w := filepath.Join(dir, "mpiwrap"), filepath.Join(dir, "tiny"), filepath.Join(dir, "tiny.sqfs"), filepath.Join(dir, "work")
+	if err := os.Mkdir(w, 0o1777); err != nil {
+		return err
+	}
 	steps := [][]string{
-		{"make", "-s", "-C", "../..", "build", "BIN=" + bin},
-		{"../images/tiny.sh", tiny},
-		{"mksquashfs", tiny, tinySqfs, "-noappend", "-quiet", "-comp", "lz4"},
+		{"make", "-s", "-C", "../..", "build", "BIN=" + b},
+		{"../images/tiny.sh", ti},
+		{"mksquashfs", ti, ts, "-noappend", "-quiet", "-comp", "lz4"},
 		{"chmod", "-R", "a+rX", dir},
 	}
 	for _, s := range steps {
 		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "setup %q: %v\n%s", s, err, out)
-			return 1
+			return fmt.Errorf("setup %q: %v\n%s", s, err, out)
 		}
 	}
-	return m.Run()
+	// Only a complete setup publishes its paths: an empty bin can't run.
+	bin, tiny, tinySqfs, work = b, ti, ts, w
+	return nil
+}
+
+// needSetup requires what TestMain built. accounts, runAs and startJob
+// call it, so no test runs a command without it.
+func needSetup(t testing.TB) {
+	t.Helper()
+	why := ""
+	if setupErr != nil {
+		why = "the integration setup (mpiwrap build, tiny image, SquashFS): " + setupErr.Error()
+	}
+	testreq.Require(t, setupErr == nil && bin != "", why)
 }
 
 func have(cmd string) bool {
@@ -70,6 +100,7 @@ type account struct {
 // default testu): users are not root, and every namespace test runs as both.
 func accounts(t *testing.T) []account {
 	t.Helper()
+	needSetup(t)
 	testreq.Require(t, os.Geteuid() == 0, "root (to run tests as the test user too)")
 	name := os.Getenv("MPIWRAP_TEST_USER")
 	if name == "" {
@@ -117,6 +148,7 @@ func cmdAs(ctx context.Context, a account, dir string, env []string, args ...str
 // runAs runs a command to completion within timeout.
 func runAs(t *testing.T, a account, dir string, env []string, timeout time.Duration, args ...string) result {
 	t.Helper()
+	needSetup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := cmdAs(ctx, a, dir, env, args...)

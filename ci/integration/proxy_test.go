@@ -89,6 +89,7 @@ func TestAbortEndsJob(t *testing.T) {
 // startJob starts a launcher and waits until its 4 ranks run.
 func startJob(t *testing.T, a account, args []string) (*exec.Cmd, context.CancelFunc) {
 	t.Helper()
+	needSetup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	cmd := cmdAs(ctx, a, work, nil, args...)
 	if err := cmd.Start(); err != nil {
