@@ -1,4 +1,6 @@
-// Package pmi holds the types shared by mpiwrap's PMI-1/PMI-2 layer.
+// Package pmi holds the types shared by mpiwrap's PMI layer, which speaks
+// PMI-1 and PMI-2 to the container rank and PMI-1, PMI-2 or PMIx to the
+// launcher.
 //
 // The layer is split by job:
 //
@@ -10,11 +12,20 @@
 //     Backend, and an in-process fake launcher (KVS, fence, job attributes)
 //     that serves N simulated ranks over socketpairs for tests and benchmarks.
 //   - pmi/client: PMI-1 and PMI-2 clients over PMI_FD or PMI_PORT.
-//   - pmi/proxy: the per-rank proxy. It serves the container rank with the
-//     server engine and forwards to the host through an Upstream, for which
-//     the clients above (and later a PMIx adapter) are implementations.
+//   - pmi/pmix: the PMIx upstream. Start runs mpiwrap-pmix
+//     (cmd/mpiwrap-pmix), a dynamically linked helper that loads the host's
+//     libpmix at run time (pmi/pmix/libpmix), one per rank, and returns an
+//     Upstream that talks to it over a socketpair; Serve is the helper's
+//     side of that protocol.
+//   - pmi/proxy: the proxy. It serves one container rank with the server
+//     engine and forwards to the launcher through an Upstream, for which
+//     pmi/client's PMI1 and PMI2 and pmi/pmix's Upstream are the
+//     implementations.
 //
-// See shared/reference/pmi-protocols.md for the protocol facts this follows.
+// The protocol facts the layer follows are written down next to the code
+// that relies on them: the wire formats in pmi/wire/doc.go, how launchers
+// answer in pmi/client/doc.go, the proxy's translation rules in
+// pmi/proxy/doc.go and the PMI-to-PMIx mapping in pmi/pmix/doc.go.
 package pmi
 
 import (
