@@ -199,81 +199,145 @@ static int mkdirs(const char *upper, const char *rel, int lastdir)
 	return 0;
 }
 
+/* What one nsx_precreate call resolves against. */
+struct precreate {
+	int lowerfd;		/* the image's lower layer */
+	const char *upper;	/* the overlay's upper layer */
+	const char *dst;	/* the mount point asked for, for messages */
+	int isdir;		/* make a directory (else a file) at the end */
+	char base[4096];	/* where lowerfd is, to place what is missing */
+	size_t blen;
+	char *err;
+	size_t errlen;
+};
+
+/* Results of one pass over the path. */
+enum { WALK_ERR = -1, WALK_DONE, WALK_FOLLOW };
+
+/* Put the path that fd refers to into buf; returns its length or -1. */
+static ssize_t fd_path(int fd, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, len - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Rewrite path through the dangling link prefix, whose value is target:
+ * target (relative to the link's directory unless absolute), then rest,
+ * which points into path. */
+static int follow_link(struct precreate *pc, char *path, char *prefix,
+		       const char *target, const char *rest)
+{
+	char next[4096];
+
+	*strrchr(prefix, '/') = '\0';
+	if ((size_t)snprintf(next, sizeof next, "%s%s%s%s",
+			     target[0] == '/' ? "" : prefix,
+			     target[0] == '/' ? "" : "/", target,
+			     rest) >= sizeof next) {
+		snprintf(pc->err, pc->errlen, "path too long resolving %s", pc->dst);
+		return -1;
+	}
+	memcpy(path, next, sizeof next);
+	return 0;
+}
+
+/* name (the last component of prefix) is missing in parent, and so is rest
+ * after it: make them under upper, below where parent really is in the
+ * image. Closes parent. */
+static int make_missing(struct precreate *pc, int parent, const char *prefix,
+			const char *name, const char *rest)
+{
+	char real[4096], rel[8192];
+	ssize_t n;
+
+	n = fd_path(parent, real, sizeof real);
+	close(parent);
+	if (n < 0 || (size_t)n < pc->blen || strncmp(real, pc->base, pc->blen) != 0) {
+		snprintf(pc->err, pc->errlen, "can't place %s inside the image", prefix);
+		return -1;
+	}
+	snprintf(rel, sizeof rel, "%s/%s%s", real + pc->blen, name, rest);
+	if (mkdirs(pc->upper, rel[0] == '/' ? rel + 1 : rel, pc->isdir) < 0) {
+		snprintf(pc->err, pc->errlen, "can't make %s in the overlay: %s", rel,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Open path's components in the image one by one. At the first missing
+ * one, follow it if it is a dangling link (path is rewritten: WALK_FOLLOW),
+ * else make the rest under upper (WALK_DONE). A path that exists is
+ * WALK_DONE too; a failure is WALK_ERR with pc->err. */
+static int walk_once(struct precreate *pc, char *path)
+{
+	char prefix[4096], target[4096];
+	size_t len = strlen(path);
+	int parent = dup(pc->lowerfd), fd;
+	ssize_t n;
+
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		fd = nsx_open_in_root(pc->lowerfd, prefix);
+		if (fd >= 0) {
+			close(parent);
+			parent = fd;
+			continue;
+		}
+		if (errno != ENOENT) {
+			snprintf(pc->err, pc->errlen, "can't resolve %s in the image: %s",
+				 prefix, strerror(errno));
+			close(parent);
+			return WALK_ERR;
+		}
+		const char *name = strrchr(prefix, '/') + 1;
+		n = readlinkat(parent, name, target, sizeof target - 1);
+		if (n < 0) /* missing from here on */
+			return make_missing(pc, parent, prefix, name, path + i) < 0 ?
+				WALK_ERR : WALK_DONE;
+		target[n] = '\0'; /* a dangling link: follow it, inside the image */
+		close(parent);
+		return follow_link(pc, path, prefix, target, path + i) < 0 ?
+			WALK_ERR : WALK_FOLLOW;
+	}
+	close(parent);
+	return WALK_DONE;
+}
+
 /* Find where path stops existing in the lower layer (resolving symlinks
  * inside it, dangling ones included), and make the rest under upper at the
  * resolved place, so the overlay shows it where the container will look. */
 int nsx_precreate(int lowerfd, const char *upper, const char *dst, int isdir,
 		  char *err, size_t errlen)
 {
-	char path[4096], next[4096], prefix[4096], base[4096], real[4096], rel[8192];
-	char link[64], target[4096];
-	size_t blen;
+	struct precreate pc = {
+		.lowerfd = lowerfd, .upper = upper, .dst = dst, .isdir = isdir,
+		.err = err, .errlen = errlen,
+	};
+	char path[4096];
 	ssize_t n;
 
-	snprintf(link, sizeof link, "/proc/self/fd/%d", lowerfd);
-	if ((n = readlink(link, base, sizeof base - 1)) < 0) {
+	n = fd_path(lowerfd, pc.base, sizeof pc.base);
+	if (n < 0) {
 		snprintf(err, errlen, "can't resolve image root: %s", strerror(errno));
 		return -1;
 	}
-	base[n] = '\0';
-	blen = (size_t)n;
+	pc.blen = (size_t)n;
 	snprintf(path, sizeof path, "%s", dst);
 	for (int hops = 0; hops < 40; hops++) {
-		size_t len = strlen(path);
-		int parent = dup(lowerfd), fd = -1, followed = 0;
-		for (size_t i = 1; i <= len && !followed; i++) {
-			if (i < len && path[i] != '/')
-				continue;
-			memcpy(prefix, path, i);
-			prefix[i] = '\0';
-			fd = nsx_open_in_root(lowerfd, prefix);
-			if (fd >= 0) {
-				close(parent);
-				parent = fd;
-				continue;
-			}
-			if (errno != ENOENT) {
-				snprintf(err, errlen, "can't resolve %s in the image: %s", prefix, strerror(errno));
-				close(parent);
-				return -1;
-			}
-			const char *name = strrchr(prefix, '/') + 1;
-			n = readlinkat(parent, name, target, sizeof target - 1);
-			if (n >= 0) { /* a dangling link: follow it, inside the image */
-				target[n] = '\0';
-				*strrchr(prefix, '/') = '\0';
-				if ((size_t)snprintf(next, sizeof next, "%s%s%s%s",
-						     target[0] == '/' ? "" : prefix,
-						     target[0] == '/' ? "" : "/", target,
-						     path + i) >= sizeof next) {
-					snprintf(err, errlen, "path too long resolving %s", dst);
-					close(parent);
-					return -1;
-				}
-				memcpy(path, next, sizeof path);
-				close(parent);
-				followed = 1;
-				continue;
-			}
-			/* Missing from here on: make it under upper, below the
-			 * resolved location of the last component that exists. */
-			snprintf(link, sizeof link, "/proc/self/fd/%d", parent);
-			n = readlink(link, real, sizeof real - 1);
-			close(parent);
-			if (n < 0 || (size_t)n < blen || strncmp(real, base, blen) != 0) {
-				snprintf(err, errlen, "can't place %s inside the image", prefix);
-				return -1;
-			}
-			real[n] = '\0';
-			snprintf(rel, sizeof rel, "%s/%s%s", real + blen, name, path + i);
-			if (mkdirs(upper, rel[0] == '/' ? rel + 1 : rel, isdir) < 0) {
-				snprintf(err, errlen, "can't make %s in the overlay: %s", rel, strerror(errno));
-				return -1;
-			}
-			return 0;
-		}
-		if (!followed) {
-			close(parent);
+		switch (walk_once(&pc, path)) {
+		case WALK_ERR:
+			return -1;
+		case WALK_DONE:
 			return 0;
 		}
 	}
