@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 )
@@ -63,7 +64,7 @@ func TestServerLost(t *testing.T) {
 func TestHelperGone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, b := connPair(t)
+	a, b := pmitest.ConnPair(t)
 	job := newFakeJob(1)
 	helperCtx, killHelper := context.WithCancel(ctx)
 	go Serve(helperCtx, b, job.client(0))
@@ -185,7 +186,7 @@ func TestHelloFailure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			a, b := connPair(t)
+			a, b := pmitest.ConnPair(t)
 			defer b.Close()
 			go tt.write(b)
 			_, err := NewUpstream(ctx, a)
@@ -200,7 +201,7 @@ func TestHelloFailure(t *testing.T) {
 func TestHelloTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	a, b := connPair(t)
+	a, b := pmitest.ConnPair(t)
 	defer b.Close()
 	if _, err := NewUpstream(ctx, a); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("NewUpstream = %v, want a deadline error", err)
@@ -222,7 +223,7 @@ func TestBadReplies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			a, b := connPair(t)
+			a, b := pmitest.ConnPair(t)
 			defer b.Close()
 			go func() {
 				writeFrame(b, frame{op: opHello, fields: []string{"0", "1", "0", "ns", "v"}})

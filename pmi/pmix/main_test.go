@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
@@ -107,7 +108,7 @@ func modeUpstream(ctx context.Context, up *Upstream) error {
 		return fmt.Errorf("universe size %q (found %v, %v), launcher says %q", univ, ok, err, os.Getenv(os.Getenv(univEnv)))
 	}
 	for round := 0; round < 2; round++ {
-		if err := exchange(ctx, up, round); err != nil {
+		if err := pmitest.Exchange(ctx, up, round, pmitest.ByRank|pmitest.ByAny); err != nil {
 			return err
 		}
 	}
@@ -125,31 +126,6 @@ func modeUpstream(ctx context.Context, up *Upstream) error {
 	}
 	fmt.Printf("rank %d ok size=%d kvs=%s appnum=%d univ=%s nodes=%v helper_rss_kb=%d helper_hwm_kb=%d start_us=%d\n",
 		in.Rank, in.Size, in.KVSName, in.AppNum, univ, ids, rss, hwm, startTime.Microseconds())
-	return nil
-}
-
-// exchange puts a key, fences and reads every rank's key, by rank and
-// by PMIX_RANK_UNDEF.
-func exchange(ctx context.Context, up *Upstream, round int) error {
-	in := up.Info()
-	val := func(r int) string { return fmt.Sprintf("v%d-%d-%s", round, r, in.KVSName) }
-	if err := up.Put(ctx, fmt.Sprintf("k%d-%d", round, in.Rank), val(in.Rank)); err != nil {
-		return err
-	}
-	if err := up.Commit(ctx); err != nil {
-		return err
-	}
-	if err := up.Fence(ctx); err != nil {
-		return err
-	}
-	for r := 0; r < in.Size; r++ {
-		for _, src := range []int{r, pmi.AnyRank} {
-			v, ok, err := up.Get(ctx, src, fmt.Sprintf("k%d-%d", round, r))
-			if err != nil || !ok || v != val(r) {
-				return fmt.Errorf("get k%d-%d from rank %d = %q, %v, %v", round, r, src, v, ok, err)
-			}
-		}
-	}
 	return nil
 }
 

@@ -2,41 +2,22 @@ package pmix
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
-	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
-	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
 
 var (
 	_ proxy.Upstream   = (*Upstream)(nil)
 	_ proxy.NodeMapper = (*Upstream)(nil)
 )
-
-// connPair is a connected pair of unix stream sockets.
-func connPair(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	a, f, err := server.Socketpair("pmix-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, b
-}
 
 // served is an Upstream whose helper side runs Serve in this process.
 type served struct {
@@ -46,7 +27,7 @@ type served struct {
 
 func serveFake(ctx context.Context, t testing.TB, c Client) *served {
 	t.Helper()
-	a, b := connPair(t)
+	a, b := pmitest.ConnPair(t)
 	s := &served{helper: make(chan error, 1)}
 	go func() { s.helper <- Serve(ctx, b, c) }()
 	up, err := NewUpstream(ctx, a)
@@ -88,7 +69,7 @@ func TestUpstreamThroughProxy(t *testing.T) {
 			if wantUniv == "" {
 				wantUniv = strconv.Itoa(n) // the proxy's default: the job size
 			}
-			err := runRanks(n, func(r int) error {
+			err := pmitest.RunRanks(n, func(r int) error {
 				return rankBehindProxy(ctx, t, job.client(r), 1+r%2, wantUniv, tt.mapping)
 			})
 			if err != nil {
@@ -116,98 +97,29 @@ func setIf(m map[string]string, k, v string) {
 // forwards to c through an Upstream and a helper Serve.
 func rankBehindProxy(ctx context.Context, t testing.TB, c Client, v int, univ, mapping string) error {
 	s := serveFake(ctx, t, c)
-	mine, rankEnd, err := proxy.Socketpair()
+	p, err := pmitest.ProxyRank(ctx, s.up, v, proxy.Options{})
 	if err != nil {
 		return err
 	}
-	proxied := make(chan error, 1)
-	go func() { proxied <- proxy.Serve(ctx, mine, s.up, proxy.Options{}) }()
-	conn, err := net.FileConn(rankEnd)
-	rankEnd.Close()
-	if err != nil {
-		return err
-	}
-	info := s.up.Info()
-	cfg := client.Config{Conn: conn, Rank: info.Rank, Size: info.Size}
-	var rank interface {
-		Info() pmi.Info
-		Put(ctx context.Context, key, value string) error
-		Fence(ctx context.Context) error
-		Get(ctx context.Context, src int, key string) (string, bool, error)
-		JobAttr(ctx context.Context, key string) (string, bool, error)
-		Finalize(ctx context.Context) error
-		Close() error
-	}
-	if v == 2 {
-		rank, err = client.NewPMI2(ctx, cfg)
-	} else {
-		rank, err = client.NewPMI1(ctx, cfg)
-	}
-	if err != nil {
-		return err
-	}
+	rank := p.Rank
 	defer rank.Close()
-	if err := sessionChecks(ctx, rank, univ, mapping); err != nil {
-		return fmt.Errorf("rank %d (PMI-%d): %w", info.Rank, v, err)
+	in := rank.Info()
+	if in.KVSName != "fake.ns" || in.Size != 4 {
+		return fmt.Errorf("rank %d (PMI-%d): info %+v", in.Rank, v, in)
+	}
+	session := pmitest.Session{Mapping: mapping, Universe: univ, Rounds: 2, From: pmitest.ByAny}
+	if err := session.Run(ctx, rank); err != nil {
+		return fmt.Errorf("rank %d (PMI-%d): %w", in.Rank, v, err)
 	}
 	if err := rank.Finalize(ctx); err != nil {
 		return err
 	}
 	rank.Close()
-	if err := <-proxied; err != nil {
+	if err := <-p.Served; err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	s.up.Close()
 	return <-s.helper
-}
-
-// sessionChecks does what MPI_Init does through PMI and checks answers.
-func sessionChecks(ctx context.Context, rank interface {
-	Info() pmi.Info
-	Put(ctx context.Context, key, value string) error
-	Fence(ctx context.Context) error
-	Get(ctx context.Context, src int, key string) (string, bool, error)
-	JobAttr(ctx context.Context, key string) (string, bool, error)
-}, univ, mapping string) error {
-	in := rank.Info()
-	if in.KVSName != "fake.ns" || in.Size != 4 {
-		return fmt.Errorf("info %+v", in)
-	}
-	if v, ok, err := rank.JobAttr(ctx, pmi.AttrProcessMapping); err != nil || !ok || v != mapping {
-		return fmt.Errorf("mapping = %q, %v, %v; want %q", v, ok, err, mapping)
-	}
-	if v, ok, err := rank.JobAttr(ctx, pmi.AttrUniverseSize); err != nil || !ok || v != univ {
-		return fmt.Errorf("universe = %q, %v, %v; want %q", v, ok, err, univ)
-	}
-	for round := 0; round < 2; round++ {
-		if err := rank.Put(ctx, fmt.Sprintf("k%d-%d", round, in.Rank), fmt.Sprintf("v%d-%d", round, in.Rank)); err != nil {
-			return err
-		}
-		if err := rank.Fence(ctx); err != nil {
-			return err
-		}
-		for r := 0; r < in.Size; r++ {
-			v, ok, err := rank.Get(ctx, pmi.AnyRank, fmt.Sprintf("k%d-%d", round, r))
-			if err != nil || !ok || v != fmt.Sprintf("v%d-%d", round, r) {
-				return fmt.Errorf("get k%d-%d = %q, %v, %v", round, r, v, ok, err)
-			}
-		}
-	}
-	if _, ok, err := rank.Get(ctx, pmi.AnyRank, "nobody-put-this"); ok || err != nil {
-		return fmt.Errorf("missing key: found=%v err=%v", ok, err)
-	}
-	return nil
-}
-
-func runRanks(n int, f func(r int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := 0; r < n; r++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[r] = f(r) }()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // TestUpstreamDirect drives the Upstream API itself: info, ranked gets,

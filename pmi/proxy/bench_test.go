@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
@@ -34,35 +35,31 @@ func BenchmarkFenceGetAll(b *testing.B) {
 func benchExchange(b *testing.B, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	ranks := map[string][]rankClient{}
+	ranks := map[string][]pmitest.Rank{}
 	for _, mode := range benchModes {
-		l, err := server.Start(ctx, server.JobConfig{Size: n})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer l.Close()
-		rs := make([]rankClient, n)
+		l := pmitest.Launch(ctx, b, server.JobConfig{Size: n}, false)
+		rs := make([]pmitest.Rank, n)
 		var cache *proxy.Cache
 		for r := range rs {
 			if r%benchPPN == 0 {
 				cache = proxy.NewCache()
 			}
-			up := upstreamFor(ctx, b, l, r, 1)
+			up := pmitest.Upstream(ctx, b, l, r, 1)
 			defer up.Close()
 			if mode == "direct" {
-				rs[r] = up.(rankClient)
+				rs[r] = up.(pmitest.Rank)
 				continue
 			}
 			opts := proxy.Options{Batch: mode == "batch"}
 			if opts.Batch {
 				opts.Cache = cache
 			}
-			rs[r] = startProxy(ctx, b, up, 1, opts).rank
+			rs[r] = pmitest.StartProxy(ctx, b, up, 1, opts).Rank
 			defer rs[r].Close()
 		}
 		// MPI_Init reads the mapping first; for proxies this also waits
 		// out their prefetch of it, so that it does not run into the timing.
-		if err := runRanks(n, func(r int) error {
+		if err := pmitest.RunRanks(n, func(r int) error {
 			_, _, err := rs[r].JobAttr(ctx, pmi.AttrProcessMapping)
 			return err
 		}); err != nil {
@@ -75,7 +72,7 @@ func benchExchange(b *testing.B, n int) {
 	for i := 0; i < b.N; i++ {
 		for _, mode := range benchModes {
 			start := time.Now()
-			if err := runRanks(n, func(r int) error { return exchange(ctx, ranks[mode][r], i) }); err != nil {
+			if err := pmitest.RunRanks(n, func(r int) error { return pmitest.Exchange(ctx, ranks[mode][r], i, pmitest.ByRank) }); err != nil {
 				b.Fatalf("%s: %v", mode, err)
 			}
 			spent[mode] += time.Since(start)

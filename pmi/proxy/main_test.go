@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpiwrap/mpiwrap/internal/testc"
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 )
@@ -30,22 +30,11 @@ const (
 	childEnv  = "MPIWRAP_PMI_TEST_CHILD"
 )
 
-// cprogs holds C programs compiled once per test binary run.
-var cprogs testc.Builder
-
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	dir, err := os.MkdirTemp("", "pmi-proxy-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	cprogs.Dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(pmitest.RunMain(m, "pmi-proxy-test-"))
 }
 
 func runHelper(mode string) int {
@@ -110,7 +99,7 @@ func helperRank(ctx context.Context) error {
 		return err
 	}
 	v, _ := strconv.Atoi(os.Getenv("MPIWRAP_PMI_TEST_RANKWIRE"))
-	c, err := dial(ctx, cfg, v)
+	c, err := pmitest.NewClient(ctx, cfg, v)
 	if err != nil {
 		return err
 	}
@@ -119,7 +108,7 @@ func helperRank(ctx context.Context) error {
 		c.Abort(ctx, 7, "test abort")
 		return &exitCode{7}
 	}
-	if err := exchange(ctx, c, 0); err != nil {
+	if err := pmitest.Exchange(ctx, c, 0, pmitest.ByRank); err != nil {
 		return err
 	}
 	if err := c.Finalize(ctx); err != nil {
@@ -151,10 +140,4 @@ func helperRSS(ctx context.Context) error {
 	rss, err := proxy.RSS()
 	fmt.Printf("rss_bytes=%d\n", rss)
 	return err
-}
-
-// buildC compiles testdata/src with compiler (once) and returns the binary.
-func buildC(t testing.TB, compiler, src string, extra ...string) string {
-	t.Helper()
-	return cprogs.Build(t, compiler, src, extra...)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
@@ -39,29 +40,21 @@ func TestProxyFakeLauncher(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			start := server.Start
-			if tt.port {
-				start = server.StartPort
-			}
 			const n = 6
-			l, err := start(ctx, server.JobConfig{Size: n, PPN: 3, AppNum: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			ps := make([]*proxied, n)
-			err = runRanks(n, func(r int) error {
-				ps[r] = startProxy(ctx, t, upstreamFor(ctx, t, l, r, tt.up(r)), tt.down(r), proxy.Options{Batch: tt.batch})
-				return rankSession(ctx, ps[r].rank)
+			l := pmitest.Launch(ctx, t, server.JobConfig{Size: n, PPN: 3, AppNum: 2}, tt.port)
+			ps := make([]*pmitest.Proxied, n)
+			err := pmitest.RunRanks(n, func(r int) error {
+				ps[r] = pmitest.StartProxy(ctx, t, pmitest.Upstream(ctx, t, l, r, tt.up(r)), tt.down(r), proxy.Options{Batch: tt.batch})
+				return rankSession(ctx, ps[r].Rank)
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for r, p := range ps {
-				if err := <-p.served; err != nil {
+				if err := <-p.Served; err != nil {
 					t.Errorf("proxy %d: %v", r, err)
 				}
-				p.up.Close()
+				p.Up.Close()
 			}
 			if err := l.Wait(ctx); err != nil {
 				t.Fatalf("launcher: %v", err)
@@ -74,25 +67,14 @@ func one(int) int { return 1 }
 func two(int) int { return 2 }
 
 // rankSession is what an MPI library does through PMI, then finalize.
-func rankSession(ctx context.Context, c rankClient) error {
+func rankSession(ctx context.Context, c pmitest.Rank) error {
 	defer c.Close()
-	in := c.Info()
-	if in.Size != 6 || in.AppNum != 2 || in.KVSName != "kvs_fake_0" {
+	if in := c.Info(); in.Size != 6 || in.AppNum != 2 || in.KVSName != "kvs_fake_0" {
 		return fmt.Errorf("info %+v", in)
 	}
-	if m, ok, err := c.JobAttr(ctx, pmi.AttrProcessMapping); err != nil || !ok || m != "(vector,(0,2,3))" {
-		return fmt.Errorf("mapping %q found=%v err=%v", m, ok, err)
-	}
-	if u, ok, err := c.JobAttr(ctx, pmi.AttrUniverseSize); err != nil || !ok || u != "6" {
-		return fmt.Errorf("universe %q found=%v err=%v", u, ok, err)
-	}
-	for round := 0; round < 3; round++ {
-		if err := exchange(ctx, c, round); err != nil {
-			return err
-		}
-	}
-	if _, ok, err := c.Get(ctx, pmi.AnyRank, "missing"); ok || err != nil {
-		return fmt.Errorf("missing key found=%v err=%v", ok, err)
+	s := pmitest.Session{Mapping: "(vector,(0,2,3))", Universe: "6", Rounds: 3}
+	if err := s.Run(ctx, c); err != nil {
+		return fmt.Errorf("rank %d: %w", c.Info().Rank, err)
 	}
 	return c.Finalize(ctx)
 }
@@ -104,30 +86,26 @@ func TestProxyAbort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	const n = 3
-	l, err := server.Start(ctx, server.JobConfig{Size: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ps := make([]*proxied, n)
+	l := pmitest.Launch(ctx, t, server.JobConfig{Size: n}, false)
+	ps := make([]*pmitest.Proxied, n)
 	for r := range ps {
-		ps[r] = startProxy(ctx, t, upstreamFor(ctx, t, l, r, 1+r%2), 2-r%2, proxy.Options{})
+		ps[r] = pmitest.StartProxy(ctx, t, pmitest.Upstream(ctx, t, l, r, 1+r%2), 2-r%2, proxy.Options{})
 	}
 	fenced := make(chan error, n)
 	for _, r := range []int{0, 2} {
-		go func() { fenced <- ps[r].rank.Fence(ctx) }()
+		go func() { fenced <- ps[r].Rank.Fence(ctx) }()
 	}
-	if err := ps[1].rank.Abort(ctx, 7, "bye"); err != nil {
+	if err := ps[1].Rank.Abort(ctx, 7, "bye"); err != nil {
 		t.Fatal(err)
 	}
-	if ae, ok := proxy.IsAbort(<-ps[1].served); !ok || ae.Code != 7 || ae.Rank != 1 {
+	if ae, ok := proxy.IsAbort(<-ps[1].Served); !ok || ae.Code != 7 || ae.Rank != 1 {
 		t.Fatalf("proxy 1 returned %v, want abort with code 7", ae)
 	}
 	if ae, ok := proxy.IsAbort(l.Wait(ctx)); !ok || ae.Code != 7 {
 		t.Fatalf("launcher returned %v, want abort with code 7", l.Job().Err())
 	}
 	for _, r := range []int{0, 2} {
-		if err := <-ps[r].served; !errors.Is(err, proxy.ErrUpstreamClosed) {
+		if err := <-ps[r].Served; !errors.Is(err, proxy.ErrUpstreamClosed) {
 			t.Errorf("proxy %d returned %v, want ErrUpstreamClosed", r, err)
 		}
 		if err := <-fenced; err == nil {
@@ -143,19 +121,16 @@ func TestProxyUpstreamClosed(t *testing.T) {
 		t.Run(fmt.Sprintf("in fence %v", inFence), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			l, err := server.Start(ctx, server.JobConfig{Size: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := startProxy(ctx, t, upstreamFor(ctx, t, l, 0, 1), 1, proxy.Options{})
+			l := pmitest.Launch(ctx, t, server.JobConfig{Size: 2}, false)
+			p := pmitest.StartProxy(ctx, t, pmitest.Upstream(ctx, t, l, 0, 1), 1, proxy.Options{})
 			fenced := make(chan error, 1)
 			if inFence {
-				go func() { fenced <- p.rank.Fence(ctx) }()
+				go func() { fenced <- p.Rank.Fence(ctx) }()
 				time.Sleep(50 * time.Millisecond) // let the fence reach the launcher
 			}
 			l.Close()
 			start := time.Now()
-			if err := <-p.served; !errors.Is(err, proxy.ErrUpstreamClosed) {
+			if err := <-p.Served; !errors.Is(err, proxy.ErrUpstreamClosed) {
 				t.Fatalf("Serve = %v, want ErrUpstreamClosed", err)
 			}
 			if d := time.Since(start); d > 5*time.Second {
@@ -175,12 +150,8 @@ func TestProxyUpstreamClosed(t *testing.T) {
 func TestProxyRankExits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l, err := server.Start(ctx, server.JobConfig{Size: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	up := upstreamFor(ctx, t, l, 0, 1)
+	l := pmitest.Launch(ctx, t, server.JobConfig{Size: 1}, false)
+	up := pmitest.Upstream(ctx, t, l, 0, 1)
 	mine, rankEnd, err := proxy.Socketpair()
 	if err != nil {
 		t.Fatal(err)
@@ -194,14 +165,10 @@ func TestProxyRankExits(t *testing.T) {
 		t.Fatalf("launcher saw %v, want an orderly finalize", err)
 	}
 
-	l2, err := server.Start(ctx, server.JobConfig{Size: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
-	p := startProxy(ctx, t, upstreamFor(ctx, t, l2, 0, 2), 2, proxy.Options{})
-	p.rank.Close() // after init, before finalize
-	if err := <-p.served; !errors.Is(err, server.ErrEarlyClose) {
+	l2 := pmitest.Launch(ctx, t, server.JobConfig{Size: 1}, false)
+	p := pmitest.StartProxy(ctx, t, pmitest.Upstream(ctx, t, l2, 0, 2), 2, proxy.Options{})
+	p.Rank.Close() // after init, before finalize
+	if err := <-p.Served; !errors.Is(err, server.ErrEarlyClose) {
 		t.Fatalf("Serve = %v, want ErrEarlyClose", err)
 	}
 }
@@ -215,19 +182,15 @@ func TestProxyBatchValues(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			const n = 5
-			l, err := server.Start(ctx, server.JobConfig{Size: n})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
+			l := pmitest.Launch(ctx, t, server.JobConfig{Size: n}, false)
 			val := func(r, i int) string {
 				if r%2 == 0 { // PMI-1 rank: no spaces, but ';' and ','
 					return fmt.Sprintf("%d;%d,%s", r, i, strings.Repeat("x=%", 220))
 				}
 				return fmt.Sprintf("%d %d %s", r, i, strings.Repeat("y ", 500))
 			}
-			err = runRanks(n, func(r int) error {
-				c := startProxy(ctx, t, upstreamFor(ctx, t, l, r, up), 1+r%2, proxy.Options{Batch: true}).rank
+			err := pmitest.RunRanks(n, func(r int) error {
+				c := pmitest.StartProxy(ctx, t, pmitest.Upstream(ctx, t, l, r, up), 1+r%2, proxy.Options{Batch: true}).Rank
 				defer c.Close()
 				for i := 0; i < 3; i++ {
 					if err := c.Put(ctx, fmt.Sprintf("k%d-%d", r, i), val(r, i)); err != nil {
@@ -275,18 +238,14 @@ func TestProxyBatchSharedCache(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const n = 8
-	l, err := server.Start(ctx, server.JobConfig{Size: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := pmitest.Launch(ctx, t, server.JobConfig{Size: n}, false)
 	var gets atomic.Int64
 	caches := []*proxy.Cache{proxy.NewCache(), proxy.NewCache()}
-	ranks := make([]rankClient, n)
+	ranks := make([]pmitest.Rank, n)
 	for r := range ranks {
-		up := countGets{upstreamFor(ctx, t, l, r, 1), &gets}
+		up := countGets{pmitest.Upstream(ctx, t, l, r, 1), &gets}
 		defer up.Close()
-		ranks[r] = startProxy(ctx, t, up, 1, proxy.Options{Batch: true, Cache: caches[r/4]}).rank
+		ranks[r] = pmitest.StartProxy(ctx, t, up, 1, proxy.Options{Batch: true, Cache: caches[r/4]}).Rank
 		defer ranks[r].Close()
 	}
 	// Groups of ceil(sqrt(8)) = 3: {0,1,2} {3,4,5} {6,7}. Per fence the
@@ -295,7 +254,7 @@ func TestProxyBatchSharedCache(t *testing.T) {
 	const want = 5 + 2*3
 	for round := 0; round < 3; round++ {
 		gets.Store(0)
-		if err := runRanks(n, func(r int) error { return exchange(ctx, ranks[r], round) }); err != nil {
+		if err := pmitest.RunRanks(n, func(r int) error { return pmitest.Exchange(ctx, ranks[r], round, pmitest.ByRank) }); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		if got := gets.Load(); got != want {

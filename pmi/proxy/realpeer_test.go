@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
+	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
@@ -34,7 +36,7 @@ func hydraRun(ctx context.Context, args []string, n int, env []string, child ...
 // upstream is MPICH's hydra, over PMI_FD and -pmi-port.
 func TestProxyHydra(t *testing.T) {
 	needHydra(t)
-	hello := buildC(t, "mpicc.mpich", "hello.c")
+	hello := pmitest.BuildC(t, "mpicc.mpich", "hello.c")
 	tests := []struct {
 		name  string
 		wire  string
@@ -76,7 +78,7 @@ func TestProxyHydraLibPMI2(t *testing.T) {
 	needHydra(t)
 	_, err := os.Stat("/usr/include/slurm/pmi2.h")
 	testreq.Require(t, err == nil, "libpmi2-0-dev (Slurm's PMI-2 client library) is not installed")
-	bin := buildC(t, "cc", "pmi2hello.c", "-lpmi2")
+	bin := pmitest.BuildC(t, "cc", "pmi2hello.c", "-lpmi2")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := hydraRun(ctx, nil, 4, []string{"MPIWRAP_PMI_TEST_WIRE=pmi1"}, bin)
@@ -91,7 +93,7 @@ func TestProxyHydraLibPMI2(t *testing.T) {
 // with its own code 255 (as it does for a native PMI-2 MPICH).
 func TestProxyHydraAbort(t *testing.T) {
 	needHydra(t)
-	abort := buildC(t, "mpicc.mpich", "abort.c")
+	abort := pmitest.BuildC(t, "mpicc.mpich", "abort.c")
 	goRank := []string{childEnv + "=rank", "MPIWRAP_PMI_TEST_RANKWIRE=2", "MPIWRAP_PMI_TEST_ABORT=1"}
 	tests := []struct {
 		name  string
@@ -122,20 +124,16 @@ func TestProxyHydraAbort(t *testing.T) {
 // TestProxyMPICHFake runs MPICH ranks behind in-process proxies whose
 // upstream is the fake launcher, without hydra.
 func TestProxyMPICHFake(t *testing.T) {
-	hello := buildC(t, "mpicc.mpich", "hello.c")
+	hello := pmitest.BuildC(t, "mpicc.mpich", "hello.c")
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("pmi%d up", v), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			const n = 4
-			l, err := server.Start(ctx, server.JobConfig{Size: n})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
+			l := pmitest.Launch(ctx, t, server.JobConfig{Size: n}, false)
 			outs := make([]bytes.Buffer, n)
-			err = runRanks(n, func(r int) error {
-				up := upstreamFor(ctx, t, l, r, v)
+			err := pmitest.RunRanks(n, func(r int) error {
+				up := pmitest.Upstream(ctx, t, l, r, v)
 				defer up.Close()
 				cmd := exec.CommandContext(ctx, hello)
 				cmd.Stdout, cmd.Stderr = &outs[r], &outs[r]
@@ -157,11 +155,7 @@ func TestProxyMPICHFake(t *testing.T) {
 func TestProxyRSS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	l, err := server.Start(ctx, server.JobConfig{Size: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := pmitest.Launch(ctx, t, server.JobConfig{Size: 1}, false)
 	upFile, err := l.RankFile(0)
 	if err != nil {
 		t.Fatal(err)
@@ -186,12 +180,12 @@ func TestProxyRSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dial(ctx, clientConfig(t, rankEnd, 0, 1), 1)
+	c, err := pmitest.NewClient(ctx, client.Config{Conn: pmitest.FileConn(t, rankEnd), Rank: 0, Size: 1}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for round := 0; round < 2000; round++ {
-		if err := exchange(ctx, c, round); err != nil {
+		if err := pmitest.Exchange(ctx, c, round, pmitest.ByRank); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
@@ -26,7 +27,7 @@ func srunProxies(ctx context.Context, n string, env []string, child ...string) (
 // the job fails); through a PMI-1 upstream they survive.
 func TestProxySlurm(t *testing.T) {
 	testreq.Slurm(t, "pmi2")
-	hello := buildC(t, "mpicc.mpich", "hello.c")
+	hello := pmitest.BuildC(t, "mpicc.mpich", "hello.c")
 	tests := []struct {
 		name  string
 		wire  string
@@ -38,7 +39,7 @@ func TestProxySlurm(t *testing.T) {
 		{"MPICH, pmi2 up, batch", "pmi2 batch", []string{hello}, "size=4 sum=6"},
 	}
 	if _, err := os.Stat("/usr/include/slurm/pmi2.h"); err == nil {
-		pmi2 := buildC(t, "cc", "pmi2hello.c", "-lpmi2")
+		pmi2 := pmitest.BuildC(t, "cc", "pmi2hello.c", "-lpmi2")
 		tests = append(tests, struct {
 			name  string
 			wire  string
@@ -65,7 +66,7 @@ func TestProxySlurm(t *testing.T) {
 // others, so srun exits 137, exactly as it does natively.
 func TestProxySlurmAbort(t *testing.T) {
 	testreq.Slurm(t, "pmi2")
-	abort := buildC(t, "mpicc.mpich", "abort.c")
+	abort := pmitest.BuildC(t, "mpicc.mpich", "abort.c")
 	for _, wire := range []string{"pmi1", "pmi2"} {
 		t.Run(wire, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

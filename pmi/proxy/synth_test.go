@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/client"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
@@ -80,17 +81,17 @@ func TestProxySynthesis(t *testing.T) {
 			t.Run(fmt.Sprintf("%s pmi%d", tt.name, v), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				p := startProxy(ctx, t, tt.up, v, proxy.Options{LocalSize: tt.local})
-				defer p.rank.Close()
-				m, found, err := p.rank.JobAttr(ctx, pmi.AttrProcessMapping)
+				p := pmitest.StartProxy(ctx, t, tt.up, v, proxy.Options{LocalSize: tt.local})
+				defer p.Rank.Close()
+				m, found, err := p.Rank.JobAttr(ctx, pmi.AttrProcessMapping)
 				// A PMI-1 get has only rc: a failure reads as "not found".
 				if (err != nil) != (tt.wantErr && v == 2) || m != tt.wantMap || found != (tt.wantMap != "") {
 					t.Fatalf("PMI-%d mapping = %q found=%v err=%v; want %q", v, m, found, err, tt.wantMap)
 				}
-				if u, ok, err := p.rank.JobAttr(ctx, pmi.AttrUniverseSize); err != nil || !ok || u != tt.wantUniverse {
+				if u, ok, err := p.Rank.JobAttr(ctx, pmi.AttrUniverseSize); err != nil || !ok || u != tt.wantUniverse {
 					t.Fatalf("PMI-%d universe = %q found=%v err=%v; want %s", v, u, ok, err, tt.wantUniverse)
 				}
-				if err := p.rank.Finalize(ctx); err != nil {
+				if err := p.Rank.Finalize(ctx); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -103,9 +104,9 @@ func TestProxySynthesis(t *testing.T) {
 func TestProxyUnsupported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p := startProxy(ctx, t, newMemUp(1, nil), 2, proxy.Options{})
-	defer p.rank.Close()
-	na, ok := p.rank.(interface {
+	p := pmitest.StartProxy(ctx, t, newMemUp(1, nil), 2, proxy.Options{})
+	defer p.Rank.Close()
+	na, ok := p.Rank.(interface {
 		PutNodeAttr(ctx context.Context, key, value string) error
 	})
 	if !ok {
@@ -114,7 +115,7 @@ func TestProxyUnsupported(t *testing.T) {
 	if err := na.PutNodeAttr(ctx, "k", "v"); err == nil {
 		t.Fatal("node attributes worked through an upstream without them")
 	}
-	if err := p.rank.Put(ctx, "k", "v"); err != nil {
+	if err := p.Rank.Put(ctx, "k", "v"); err != nil {
 		t.Fatalf("the session did not survive an error reply: %v", err)
 	}
 }
@@ -162,7 +163,7 @@ func TestProxyPrefetchesMapping(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the proxy did not prefetch PMI_process_mapping before the rank asked")
 	}
-	rank, err := dial(ctx, client.Config{Conn: fileConn(t, rankEnd), Rank: 0, Size: 2}, 2)
+	rank, err := pmitest.NewClient(ctx, client.Config{Conn: pmitest.FileConn(t, rankEnd), Rank: 0, Size: 2}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
 
@@ -25,23 +26,7 @@ func FuzzServe(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		job, err := server.NewJob(server.JobConfig{Size: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := job.Rank(0)
-		srv, file, err := server.Socketpair("fuzz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.FileConn(file)
-		file.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		done := make(chan error, 1)
-		go func() { done <- server.Serve(ctx, srv, b) }()
+		c, done := pmitest.ServeOne(ctx, t, server.JobConfig{Size: 1})
 		go func() {
 			c.Write(data)
 			c.(*net.UnixConn).CloseWrite()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
@@ -20,15 +21,7 @@ import (
 // returns rank 0's stdout and the launcher's verdict.
 func runJob(t *testing.T, ctx context.Context, port bool, n int, bin string, env ...string) (string, error) {
 	t.Helper()
-	start := server.Start
-	if port {
-		start = server.StartPort
-	}
-	l, err := start(ctx, server.JobConfig{Size: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := pmitest.Launch(ctx, t, server.JobConfig{Size: n}, port)
 	outs := make([]*bytes.Buffer, n)
 	cmds := make([]*exec.Cmd, n)
 	for r := range cmds {
@@ -56,7 +49,7 @@ func runJob(t *testing.T, ctx context.Context, port bool, n int, bin string, env
 // TestMPICHClient runs Debian's MPICH (PMI-1 wire, PMI_FD and PMI_PORT
 // modes) against the fake launcher.
 func TestMPICHClient(t *testing.T) {
-	hello := buildC(t, "mpicc.mpich", "hello.c")
+	hello := pmitest.BuildC(t, "mpicc.mpich", "hello.c")
 	for _, port := range []bool{false, true} {
 		t.Run(fmt.Sprintf("port=%v", port), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -75,7 +68,7 @@ func TestMPICHClient(t *testing.T) {
 // TestMPICHAbort checks that MPI_Abort ends the job with its exit code and
 // that the ranks stuck in a barrier are killed rather than left hanging.
 func TestMPICHAbort(t *testing.T) {
-	bin := buildC(t, "mpicc.mpich", "abort.c")
+	bin := pmitest.BuildC(t, "mpicc.mpich", "abort.c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_, err := runJob(t, ctx, false, 3, bin)
@@ -93,7 +86,7 @@ func TestMPICHAbort(t *testing.T) {
 func TestLibPMI2Client(t *testing.T) {
 	_, err := os.Stat("/usr/include/slurm/pmi2.h")
 	testreq.Require(t, err == nil, "libpmi2-0-dev (Slurm's PMI-2 client library) is not installed")
-	bin := buildC(t, "cc", "pmi2hello.c", "-lpmi2")
+	bin := pmitest.BuildC(t, "cc", "pmi2hello.c", "-lpmi2")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := runJob(t, ctx, false, 4, bin)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
@@ -19,29 +20,8 @@ import (
 func v2(p string) string  { return fmt.Sprintf("%6d%s", len(p), p) }
 func v2l(p string) string { return fmt.Sprintf("%-6d%s", len(p), p) }
 
-// rawSession serves rank 0 of a one-rank job on a socketpair and returns
-// the client end plus Serve's result.
-func rawSession(t *testing.T, ctx context.Context) (net.Conn, <-chan error) {
-	t.Helper()
-	job, err := server.NewJob(server.JobConfig{Size: 1, KVSName: "kvs_t"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := job.Rank(0)
-	srv, f, err := server.Socketpair("raw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, srv, b) }()
-	t.Cleanup(func() { c.Close() })
-	return c, done
-}
+// rawJob is the one-rank job the raw sessions are served from.
+var rawJob = server.JobConfig{Size: 1, KVSName: "kvs_t"}
 
 // readReply reads what the server sends until it has been quiet briefly.
 func readReply(t *testing.T, c net.Conn, want int) string {
@@ -106,7 +86,7 @@ func TestServeTranscripts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, _ := rawSession(t, ctx)
+			c, _ := pmitest.ServeOne(ctx, t, rawJob)
 			go c.Write([]byte(tt.req))
 			got := readReply(t, c, len(tt.want))
 			if !strings.HasPrefix(got, tt.want) {
@@ -127,7 +107,7 @@ func TestServeFatal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, done := rawSession(t, ctx)
+			c, done := pmitest.ServeOne(ctx, t, rawJob)
 			c.Write([]byte(tt.req))
 			got, _ := io.ReadAll(c)
 			if !strings.HasSuffix(string(got), tt.want) {
@@ -164,7 +144,7 @@ func TestServeEnd(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, done := rawSession(t, ctx)
+			c, done := pmitest.ServeOne(ctx, t, rawJob)
 			c.Write([]byte(tt.req))
 			time.Sleep(20 * time.Millisecond) // let replies go out before EOF
 			c.(*net.UnixConn).CloseWrite()
@@ -175,7 +155,7 @@ func TestServeEnd(t *testing.T) {
 		})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, done := rawSession(t, ctx)
+	_, done := pmitest.ServeOne(ctx, t, rawJob)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Serve after cancel = %v", err)
@@ -187,7 +167,7 @@ func TestServeEnd(t *testing.T) {
 func TestServeUnencodable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _ := rawSession(t, ctx)
+	c, _ := pmitest.ServeOne(ctx, t, rawJob)
 	go c.Write([]byte(v2("cmd=kvs-put;key=k;value=a b;") + v2("cmd=kvs-fence;") + "cmd=get kvsname=kvs_t key=k\n"))
 	want := v2("cmd=kvs-put-response;rc=0;") + v2("cmd=kvs-fence-response;rc=0;") + "cmd=get_result rc=-1 msg="
 	if got := readReply(t, c, len(want)); !strings.HasPrefix(got, want) {
