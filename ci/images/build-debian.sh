@@ -4,7 +4,9 @@
 #   $MPIWRAP_CI_CACHE/images/SUITE       directory image (world-readable)
 #   $MPIWRAP_CI_CACHE/images/SUITE.sqfs  the same tree as SquashFS
 # The images hold the distro MPI packages plus the CI test programs compiled
-# inside the image: /opt/mpiwrap-test/{mpich,openmpi}/{hello,osu_latency,osu_bw}.
+# inside the image: /opt/mpiwrap-test/{mpich,openmpi}/{hello,osu_latency,osu_bw},
+# the shell-script wrapper /opt/mpiwrap-test/mpich/hello.sh and, in bookworm
+# (python3-mpi4py, on Open MPI), /opt/mpiwrap-test/py/hello.py.
 # A stamp (hash of this script, the programs and the suite) inside the image
 # makes reruns instant; any change rebuilds. Builds go to a temp dir that is
 # renamed at the end, so an interrupted build never looks finished.
@@ -12,8 +14,8 @@ set -euo pipefail
 
 suite=${1:-}
 case "$suite" in
-bookworm) pkgs=(mpich libmpich-dev openmpi-bin libopenmpi-dev gcc libc6-dev) mpis=(mpich openmpi) ;;
-bullseye) pkgs=(mpich libmpich-dev gcc libc6-dev) mpis=(mpich) ;;
+bookworm) pkgs=(mpich libmpich-dev openmpi-bin libopenmpi-dev python3-mpi4py gcc libc6-dev) mpis=(mpich openmpi) py=1 ;;
+bullseye) pkgs=(mpich libmpich-dev gcc libc6-dev) mpis=(mpich) py=0 ;;
 *) echo "usage: $0 bookworm|bullseye" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "build-debian.sh: must run as root (debootstrap, chroot)" >&2; exit 1; }
@@ -26,7 +28,9 @@ mirror=${MPIWRAP_CI_MIRROR:-http://deb.debian.org/debian}
 dest=$images/$suite
 sqfs=$images/$suite.sqfs
 stampname=.mpiwrap-ci-stamp
-stamp=$(cat "$0" "$progs"/build.sh "$progs"/*.c "$progs"/*.h | sha256sum | cut -c1-16)-$suite
+# Every source in progs/ (build.sh and the wrapper are the *.sh).
+srcs=("$progs"/*.sh "$progs"/*.c "$progs"/*.h "$progs"/*.py)
+stamp=$(cat "$0" "${srcs[@]}" | sha256sum | cut -c1-16)-$suite
 
 log() { echo "build-debian[$suite]: $*" >&2; }
 
@@ -72,11 +76,19 @@ build_tree() {
 		install "${pkgs[@]}" >>"$t.log" 2>&1 ||
 		{ tail -n 20 "$t.log" >&2; log "apt-get install failed; full log in $t.log"; return 1; }
 	mkdir -p "$t/opt/mpiwrap-test/src"
-	cp "$progs"/build.sh "$progs"/*.c "$progs"/*.h "$t/opt/mpiwrap-test/src/"
+	cp "${srcs[@]}" "$t/opt/mpiwrap-test/src/"
 	for mpi in "${mpis[@]}"; do
 		log "compiling test programs with mpicc.$mpi"
 		chroot_run "$t" /bin/bash /opt/mpiwrap-test/src/build.sh "mpicc.$mpi" "/opt/mpiwrap-test/$mpi"
 	done
+	install -m 0755 "$progs"/hello-wrapper.sh "$t/opt/mpiwrap-test/mpich/hello.sh"
+	if [ "$py" = 1 ]; then
+		install -D -m 0644 "$progs"/hello.py "$t/opt/mpiwrap-test/py/hello.py"
+		# Load libmpi through mpi4py, without MPI_Init.
+		chroot_run "$t" python3 -c 'import mpi4py; mpi4py.rc.initialize = False; from mpi4py import MPI' \
+			>>"$t.log" 2>&1 ||
+			{ tail -n 20 "$t.log" >&2; log "python3-mpi4py does not load"; return 1; }
+	fi
 	rm -f "$t/usr/sbin/policy-rc.d"
 	unmount_under "$t" # before apt-get clean, which would empty the shared .deb cache
 	chroot_run "$t" apt-get clean
