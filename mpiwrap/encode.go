@@ -4,11 +4,12 @@ import (
 	"path/filepath"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"golang.org/x/sys/unix"
 )
 
-// flags turns a mount's restrictions into mount(2) flags.
-func (m Mount) flags() uintptr {
+// mountFlags turns a mount's restrictions into mount(2) flags.
+func mountFlags(m plan.Mount) uintptr {
 	var f uintptr
 	if m.ReadOnly {
 		f |= unix.MS_RDONLY
@@ -26,13 +27,13 @@ const rootFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
 // and including pivot_root. Host paths are opened right after unshare and
 // before the staging tmpfs covers /tmp, so sources under /tmp stay reachable.
 // fuseSock is the socket to the squashfuse helper (SquashFS only).
-func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock int) {
+func encodeSetup(ops *nsexec.Plan, p *plan.Plan, rank string, verbose bool, fuseSock int) {
 	ops.Log(rank, verbose, p.Image.Path)
 	ops.Unshare()
 	imageSlot := -1
 	slots := make([]int, len(p.Mounts))
 	next := 0
-	if p.Image.Kind == ImageDir {
+	if p.Image.Kind == plan.ImageDir {
 		imageSlot, next = 0, 1
 		ops.Open(imageSlot, p.Image.Path)
 	}
@@ -60,12 +61,12 @@ func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock
 			next++
 		}
 	}
-	if p.Image.Kind == ImageSquashFS {
+	if p.Image.Kind == plan.ImageSquashFS {
 		ops.Fuse(fuseSock, p.Image.Path, filepath.Base(p.Image.Squashfuse))
 	}
 	if p.Overlay {
 		for i, m := range p.Mounts {
-			if !m.Detach && !nestedIn(p.Mounts[:i], m.Dst) {
+			if !m.Detach && !plan.NestedIn(p.Mounts[:i], m.Dst) {
 				ops.Precreate(imageSlot, m.Dst, m.Dir)
 			}
 		}
@@ -79,20 +80,20 @@ func (p *Plan) encodeSetup(ops *nsexec.Plan, rank string, verbose bool, fuseSock
 			ops.Detach(m.Dst)
 			continue
 		}
-		ops.Bind(slots[i], m.Dst, m.Dir, m.Recursive, m.flags(), m.Optional)
+		ops.Bind(slots[i], m.Dst, m.Dir, m.Recursive, mountFlags(m), m.Optional)
 	}
 	ops.RemountRoot(rootFlags)
 	ops.Pivot()
 }
 
 // encodeCommand encodes the steps that start the rank's command inside.
-func (p *Plan) encodeCommand(ops *nsexec.Plan) {
+func encodeCommand(ops *nsexec.Plan, p *plan.Plan) {
 	ops.Chdir(p.Cwd)
 	ops.Exec(p.Image.Path, p.Argv, p.Env.Vars)
 }
 
 // encodeFarm builds the injected tree in the staging tmpfs.
-func encodeFarm(ops *nsexec.Plan, f *Farm) {
+func encodeFarm(ops *nsexec.Plan, f *plan.Farm) {
 	ops.StageMkdir(f.Stage)
 	for _, d := range f.Dirs {
 		ops.StageMkdir(f.Stage + "/" + d)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
 	"golang.org/x/sys/unix"
@@ -38,12 +39,12 @@ type hostedRank struct {
 // hostable says whether the keeper can proxy this C client: its PMI_FD
 // and stderr came with the request.
 func hostable(req *request) bool {
-	_, hasFd := lookupEnv(req.env, "PMI_FD")
+	_, hasFd := plan.LookupEnv(req.env, "PMI_FD")
 	return hasFd && req.pmiFd >= 0 && req.stderrFd >= 0
 }
 
-func (k *keeper) planHostedRank(spec *Spec, req *request) (uint32, []byte, *hostedRank) {
-	l := DetectLauncher(req.env)
+func (k *keeper) planHostedRank(spec *plan.Spec, req *request) (uint32, []byte, *hostedRank) {
+	l := plan.DetectLauncher(req.env)
 	if l.Rank < 0 || l.Size < 1 {
 		return repFallthrough, nil, nil // rank and size only the launcher knows: Go asks it
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"golang.org/x/sys/unix"
@@ -22,17 +23,17 @@ import (
 
 // ParseFunc turns a rank's full mpiwrap argv into a Spec, resolving relative
 // paths against cwd. It returns a nil Spec for commands other than run.
-type ParseFunc func(argv []string, cwd string) (*Spec, error)
+type ParseFunc func(argv []string, cwd string) (*plan.Spec, error)
 
 // keeper builds the node's namespace once and hands it to every local rank.
 type keeper struct {
 	parse   ParseFunc
-	plan    *Plan
-	inputs  string // mountInputs of the leader
+	leader  *plan.Plan // the plan of the rank that started the keeper
+	inputs  string     // mountInputs of the leader
 	nsfds   []int
 	failure string // why the namespace could not be built
 	joined  map[int32]bool
-	parsed  map[string]*Spec // by cwd and argv: ranks mostly repeat one line
+	parsed  map[string]*plan.Spec // by cwd and argv: ranks mostly repeat one line
 
 	ctx      context.Context // ends when the launcher is gone
 	sessions sync.WaitGroup  // hosted ranks' PMI proxies
@@ -49,7 +50,7 @@ func RunKeeper(parse ParseFunc) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*Spec{}, ctx: ctx,
+	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*plan.Spec{}, ctx: ctx,
 		fences: proxy.NewCache()}
 	k.failure = k.build()
 	quietStdio()
@@ -79,28 +80,35 @@ func (k *keeper) build() string {
 	if err != nil {
 		return err.Error()
 	}
-	h := NewHost(os.Environ(), cwd)
-	if k.plan, err = NewPlan(spec, h); err != nil {
+	h := plan.NewHost(os.Environ(), cwd)
+	h.NodeCache = nodeCache{}
+	if k.leader, err = plan.New(spec, h); err != nil {
 		return err.Error()
 	}
 	if err := CheckUserNamespaces(); err != nil {
 		return err.Error()
 	}
-	k.inputs = mountInputs(spec, h.Env, cwd)
-	k.nsfds, err = k.plan.buildNamespace(k.plan.RankLabel(), spec.Verbose)
+	k.inputs = plan.MountInputs(spec, h.Env, cwd)
+	if err := ensureLdCache(k.leader); err != nil {
+		return err.Error()
+	}
+	if err := k.leader.Inject.Refused(); err != nil { // before any mount
+		return err.Error()
+	}
+	k.nsfds, err = buildNamespace(k.leader, k.leader.RankLabel(), spec.Verbose)
 	if err != nil {
 		return err.Error()
 	}
-	if in := k.plan.Inject; in != nil && in.LdCache == "pending" {
-		if err := k.plan.buildLdCacheInside(k.nsfds, k.plan.RankLabel()); err != nil {
+	if in := k.leader.Inject; in != nil && in.LdCache == plan.LdCachePending {
+		if err := buildLdCacheInside(k.leader, k.nsfds, k.leader.RankLabel()); err != nil {
 			return err.Error()
 		}
 	}
-	if err := k.plan.Inject.Refused(); err != nil {
+	if err := k.leader.Inject.Refused(); err != nil {
 		return err.Error()
 	}
-	if k.plan.MPI.Family == "unknown" && k.plan.Image.Kind == ImageSquashFS && hostOffer(h.Env) == "pmix" {
-		if err := k.plan.detectMPIInside(k.nsfds); err != nil {
+	if k.leader.MPI.Family == "unknown" && k.leader.Image.Kind == plan.ImageSquashFS && plan.HostOffer(h.Env) == "pmix" {
+		if err := detectMPIIn(k.leader, k.nsfds); err != nil {
 			return err.Error()
 		}
 	}
@@ -109,7 +117,7 @@ func (k *keeper) build() string {
 
 // buildNamespace runs the C setup stage as a child that ends by sending its
 // user and mount namespace descriptors; those keep the namespace alive.
-func (p *Plan) buildNamespace(rank string, verbose bool) ([]int, error) {
+func buildNamespace(p *plan.Plan, rank string, verbose bool) ([]int, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("make namespace socket: %w", err)
@@ -118,7 +126,7 @@ func (p *Plan) buildNamespace(rank string, verbose bool) ([]int, error) {
 	defer ours.Close()
 	extra := []*os.File{theirs}
 	fuseSock := -1
-	if p.Image.Kind == ImageSquashFS {
+	if p.Image.Kind == plan.ImageSquashFS {
 		f, err := startFuseHelper(p.Image)
 		if err != nil {
 			theirs.Close()
@@ -128,7 +136,7 @@ func (p *Plan) buildNamespace(rank string, verbose bool) ([]int, error) {
 		extra, fuseSock = append(extra, f), 4
 	}
 	ops := &nsexec.Plan{}
-	p.encodeSetup(ops, rank, verbose, fuseSock)
+	encodeSetup(ops, p, rank, verbose, fuseSock)
 	ops.SendNS(3)
 	var stderr bytes.Buffer
 	cmd, err := startApply(ops, rank, &stderr, nil, extra...)
@@ -179,11 +187,11 @@ func quietStdio() {
 // goroutine blocked in a syscall would hold up the hosted ranks' proxies.
 func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 	size := 1 // a rank alone on its node: no launcher-derived sharing
-	if k.plan == nil || k.plan.Join.Shared {
+	if k.leader == nil || k.leader.Join.Shared {
 		size = 0
 	}
-	if k.plan != nil && k.plan.Join.Shared {
-		size = k.plan.Join.Size
+	if k.leader != nil && k.leader.Join.Shared {
+		size = k.leader.Join.Size
 	}
 	f := os.NewFile(uintptr(listener), "keeper")
 	ln, err := net.FileListener(f)
@@ -331,42 +339,42 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	if spec == nil {
 		return repError, []byte("the namespace keeper only runs commands"), nil
 	}
-	mode, _, err := PMIMode(spec, req.env, k.plan.MPI)
+	mode, _, err := plan.DecidePMI(spec, req.env, k.leader.MPI)
 	rankEnv, proxied := proxiedEnv(req.env, req.client)
 	switch {
 	case err != nil:
 		return repError, []byte(err.Error()), nil
-	case mode == "proxy" && req.client == "c" && hostable(req):
+	case mode == plan.PMIProxy && req.client == "c" && hostable(req):
 		return k.planHostedRank(spec, req) // the keeper proxies
-	case mode == "proxy" && req.client == "c":
+	case mode == plan.PMIProxy && req.client == "c":
 		status, payload := k.planForkedRank(spec, req) // the C half forks the rank, the parent proxies
 		return status, payload, nil
-	case mode == "proxy" && !proxied:
+	case mode == plan.PMIProxy && !proxied:
 		return repProxy, nil, nil
 	}
-	if mountInputs(spec, req.env, req.cwd) != k.inputs {
-		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.plan.RankLabel())), nil
+	if plan.MountInputs(spec, req.env, req.cwd) != k.inputs {
+		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.leader.RankLabel())), nil
 	}
-	env, err := RankEnv(rankEnv, spec, k.plan.ProfileEnv)
+	env, err := plan.RankEnv(rankEnv, spec, k.leader.ProfileEnv)
 	if err != nil {
 		return repError, []byte(err.Error()), nil
 	}
-	p := *k.plan
+	p := *k.leader
 	p.Env, p.Argv = env, spec.Command
-	p.Launcher = Launcher{Rank: DetectLauncher(req.env).Rank}
+	p.Launcher = plan.Launcher{Rank: plan.DetectLauncher(req.env).Rank}
 	ops := &nsexec.Plan{}
 	ops.Log(p.RankLabel(), false, p.Image.Path)
 	for _, w := range p.Warnings {
 		ops.Print("warning: ", w)
 	}
-	p.encodeCommand(ops)
+	encodeCommand(ops, &p)
 	return repOK, ops.Bytes(), nil
 }
 
 // planForkedRank answers a C client whose rank runs behind a proxy: it
 // forks the rank at once and its Go runtime becomes the proxy.
-func (k *keeper) planForkedRank(spec *Spec, req *request) (uint32, []byte) {
-	l := DetectLauncher(req.env)
+func (k *keeper) planForkedRank(spec *plan.Spec, req *request) (uint32, []byte) {
+	l := plan.DetectLauncher(req.env)
 	if l.Rank < 0 || l.Size < 1 {
 		return repFallthrough, nil // rank and size only the launcher knows: Go asks it
 	}
@@ -375,27 +383,27 @@ func (k *keeper) planForkedRank(spec *Spec, req *request) (uint32, []byte) {
 
 // proxiedPlan is the plan of a rank behind a proxy. The rank's environment
 // says PMI_FD=@, which the C half fills in with the proxy's socket.
-func (k *keeper) proxiedPlan(spec *Spec, req *request, l Launcher, status uint32) (uint32, []byte) {
+func (k *keeper) proxiedPlan(spec *plan.Spec, req *request, l plan.Launcher, status uint32) (uint32, []byte) {
 	env := proxy.RankEnv(req.env, pmi.Info{Rank: l.Rank, Size: l.Size}, 0)
 	for i, kv := range env {
 		if kv == "PMI_FD=0" {
 			env[i] = "PMI_FD=@"
 		}
 	}
-	renv, err := RankEnv(env, spec, k.plan.ProfileEnv)
+	renv, err := plan.RankEnv(env, spec, k.leader.ProfileEnv)
 	if err != nil {
 		return repError, []byte(err.Error())
 	}
-	p := *k.plan
+	p := *k.leader
 	p.Env, p.Argv = renv, spec.Command
-	p.Launcher = Launcher{Rank: l.Rank}
+	p.Launcher = plan.Launcher{Rank: l.Rank}
 	ops := &nsexec.Plan{}
 	ops.Log(p.RankLabel(), false, p.Image.Path)
-	p.encodeCommand(ops)
+	encodeCommand(ops, &p)
 	return status, ops.Bytes()
 }
 
-func (k *keeper) parseCached(req *request) (*Spec, error) {
+func (k *keeper) parseCached(req *request) (*plan.Spec, error) {
 	key := req.cwd + "\x00" + strings.Join(req.argv, "\x00")
 	if spec, ok := k.parsed[key]; ok {
 		return spec, nil

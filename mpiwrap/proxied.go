@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/pmix"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
@@ -57,7 +58,7 @@ const rankFd = 6
 func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options, error) {
 	opts := proxy.Options{}
 	opts.LocalSize, _ = proxy.LocalSizeFromEnv(env)
-	switch hostOffer(env) {
+	switch plan.HostOffer(env) {
 	case "pmi":
 		up, err := proxy.UpstreamFromEnv(ctx, env, proxy.WireAuto)
 		if err != nil {
@@ -89,7 +90,7 @@ type upstreamConn struct {
 // connects upstream (a PMI request waits in the socket meanwhile), so the
 // ranks of a job start as close together as without a proxy. It returns
 // *ExitStatus with the rank's status, or an error of mpiwrap's own.
-func (p *Plan) runProxied(rank, cwd string) error {
+func runProxied(p *plan.Plan, rank, cwd string) error {
 	oneThread()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -108,7 +109,7 @@ func (p *Plan) runProxied(rank, cwd string) error {
 		upc <- c
 	}
 	client := fmt.Sprintf("go-proxy %d %d", info.Rank, info.Size)
-	status, payload, fds, err := p.talkToKeeper(cwd, client, os.Environ())
+	status, payload, fds, err := talkToKeeper(p, cwd, client, os.Environ())
 	if err != nil {
 		return err
 	}
@@ -184,7 +185,7 @@ func RunProxyParent(pid, fd int) error {
 		up, opts, err := upstream(ctx, os.Environ())
 		upc <- upstreamConn{up, opts, err}
 	}()
-	l := DetectLauncher(os.Environ())
+	l := plan.DetectLauncher(os.Environ())
 	return serveRank(ctx, proc, conn, upc, pmi.Info{Rank: l.Rank, Size: l.Size})
 }
 

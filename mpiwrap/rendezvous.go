@@ -8,6 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,15 +19,17 @@ import (
 // belongs to the user and has mode 0700. The C fast path (nsexec/fastpath.c)
 // computes the same names; keep the two in step.
 
+// The magic, the reply codes and the directory names are the contract with
+// the C fast path, defined once in nsexec.h.
 const (
-	reqMagic       = 0x4a57504d // "MPWJ"
-	repOK          = 0
-	repError       = 1
-	repFallthrough = 2
-	repProxy       = 3 // run the rank behind a PMI proxy, then ask again
-	repProxyFork   = 4 // C client: fork the rank with this plan, proxy it
-	repProxyHosted = 5 // C client: the keeper proxies; exec with its socket
-	maxMessage     = 64 << 20
+	reqMagic       = nsexec.ReqMagic
+	repOK          = nsexec.RepOK
+	repError       = nsexec.RepError
+	repFallthrough = nsexec.RepFallthrough
+	repProxy       = nsexec.RepProxy
+	repProxyFork   = nsexec.RepProxyFork
+	repProxyHosted = nsexec.RepProxyHosted
+	maxMessage     = nsexec.MaxMessage
 )
 
 func privateDir(path string) bool {
@@ -37,9 +42,9 @@ func privateDir(path string) bool {
 // /tmp/mpiwrap-UID. With create it is made, and it is always checked to be
 // private: a directory someone else made is an error, not something to use.
 func rendezvousDir(create bool) (string, error) {
-	dir := fmt.Sprintf("/tmp/mpiwrap-%d", os.Getuid())
-	if xdg := os.Getenv("XDG_RUNTIME_DIR"); len(xdg) < 64 && xdg != "" && privateDir(xdg) {
-		dir = filepath.Join(xdg, "mpiwrap")
+	dir := nsexec.RendezvousPrefix + strconv.Itoa(os.Getuid())
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); len(xdg) < nsexec.XDGMax && xdg != "" && privateDir(xdg) {
+		dir = filepath.Join(xdg, nsexec.XDGDir)
 	}
 	if create {
 		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {

@@ -9,18 +9,20 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"golang.org/x/sys/unix"
 )
 
 // Run puts this rank into its container and execs the command. It returns
 // only when that fails.
-func Run(spec *Spec, stderr io.Writer) error {
+func Run(spec *plan.Spec, stderr io.Writer) error {
 	h, err := CurrentHost()
 	if err != nil {
 		return err
 	}
-	p, err := NewPlan(spec, h)
+	p, err := plan.New(spec, h)
 	if err != nil {
 		return err
 	}
@@ -40,33 +42,31 @@ func Run(spec *Spec, stderr io.Writer) error {
 	if err := p.Inject.Refused(); err != nil {
 		return err
 	}
-	if !p.Join.Shared && (p.PMIMode == "proxy" || p.Inject != nil && p.Inject.LdCache == "pending") {
+	if !p.Join.Shared && (p.PMIMode == plan.PMIProxy || p.Inject != nil && p.Inject.LdCache == plan.LdCachePending) {
 		// The rank runs as a child behind a proxy, or the ld.so cache is
 		// built inside the container first: that takes a keeper, here one
 		// for this rank alone.
-		p.Join = Join{Shared: true, Key: nodeKey(fmt.Sprintf("alone:%d", os.Getpid())), Size: 1,
+		p.Join = plan.Join{Shared: true, Key: plan.NodeKey(fmt.Sprintf("alone:%d", os.Getpid())), Size: 1,
 			Why: "a rank of its own that needs the container before its command runs"}
 	}
 	if !p.Join.Shared {
-		return p.runAlone(spec, rank)
+		return runAlone(p, spec, rank)
 	}
-	return p.runShared(rank, h.Cwd)
-}
-
-// RankLabel is the rank for log lines, "-" when there is no launcher.
-func (p *Plan) RankLabel() string {
-	if p.Launcher.Rank < 0 {
-		return "-"
-	}
-	return strconv.Itoa(p.Launcher.Rank)
+	return runShared(p, rank, h.Cwd)
 }
 
 // runAlone builds a namespace of its own and execs the command in it, all
 // in one C stage.
-func (p *Plan) runAlone(spec *Spec, rank string) error {
+func runAlone(p *plan.Plan, spec *plan.Spec, rank string) error {
+	if err := ensureLdCache(p); err != nil {
+		return err
+	}
+	if err := p.Inject.Refused(); err != nil {
+		return err
+	}
 	ops := &nsexec.Plan{}
 	fuseSock := -1
-	if p.Image.Kind == ImageSquashFS {
+	if p.Image.Kind == plan.ImageSquashFS {
 		f, err := startFuseHelper(p.Image)
 		if err != nil {
 			return err
@@ -77,31 +77,30 @@ func (p *Plan) runAlone(spec *Spec, rank string) error {
 			return fmt.Errorf("pass squashfuse socket: %w", err)
 		}
 	}
-	p.encodeSetup(ops, rank, spec.Verbose, fuseSock)
+	encodeSetup(ops, p, rank, spec.Verbose, fuseSock)
 	for _, w := range p.Warnings {
 		ops.Print("warning: ", w)
 	}
-	p.encodeCommand(ops)
-	if p.cacheable(spec) && p.Launcher.Step == "" {
+	encodeCommand(ops, p)
+	if p.Cacheable(spec) {
 		cwd, _ := unix.Getwd()
-		env := os.Environ()
-		savePlan(ops.Bytes(), p.cacheDeps(spec), planInputs(os.Args, env, cwd), planCacheName(os.Args, env, cwd))
+		nodecache.SavePlan(ops.Bytes(), p.CacheDeps(spec), os.Args, os.Environ(), cwd)
 	}
 	return execApply(ops, rank)
 }
 
 // runShared joins the node's namespace through its keeper, becoming the
 // leader that starts the keeper when there is none yet.
-func (p *Plan) runShared(rank, cwd string) error {
-	if p.PMIMode == "proxy" {
-		return p.runProxied(rank, cwd)
+func runShared(p *plan.Plan, rank, cwd string) error {
+	if p.PMIMode == plan.PMIProxy {
+		return runProxied(p, rank, cwd)
 	}
-	status, payload, fds, err := p.talkToKeeper(cwd, "go", os.Environ())
+	status, payload, fds, err := talkToKeeper(p, cwd, "go", os.Environ())
 	switch {
 	case err != nil:
 		return err
 	case status == repProxy:
-		return p.runProxied(rank, cwd)
+		return runProxied(p, rank, cwd)
 	case status != repOK || len(fds) != 2:
 		return fmt.Errorf("bad reply from the node's namespace keeper")
 	}
@@ -110,7 +109,7 @@ func (p *Plan) runShared(rank, cwd string) error {
 
 // talkToKeeper sends this rank's request to the node's keeper, electing
 // itself leader (and starting the keeper) when there is none.
-func (p *Plan) talkToKeeper(cwd, client string, env []string) (uint32, []byte, []int, error) {
+func talkToKeeper(p *plan.Plan, cwd, client string, env []string) (uint32, []byte, []int, error) {
 	var path string
 	// A keeper can go away between our connect and its reply only when the
 	// node got more ranks than it expected, and the rendezvous directory
@@ -123,7 +122,7 @@ func (p *Plan) talkToKeeper(cwd, client string, env []string) (uint32, []byte, [
 		path = socketPath(dir, p.Join.Key)
 		fd, err := dial(path)
 		if err != nil {
-			fd, err = p.elect(dir, path, p.RankLabel())
+			fd, err = elect(p, dir, path, p.RankLabel())
 		}
 		if errors.Is(err, errRetry) {
 			continue
@@ -167,7 +166,7 @@ func joinWith(fds []int, payload []byte, rank string) error {
 
 // elect makes this rank the node's leader unless another rank beat it to
 // it: under the directory lock, a socket nobody answers is stale.
-func (p *Plan) elect(dir, path, rank string) (int, error) {
+func elect(p *plan.Plan, dir, path, rank string) (int, error) {
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return -1, err
@@ -187,7 +186,7 @@ func (p *Plan) elect(dir, path, rank string) (int, error) {
 		return -1, err
 	}
 	defer l.Close()
-	if err := p.startKeeper(l, path, rank); err != nil {
+	if err := startKeeper(p, l, path, rank); err != nil {
 		os.Remove(path)
 		return -1, err
 	}
@@ -196,7 +195,7 @@ func (p *Plan) elect(dir, path, rank string) (int, error) {
 
 // startKeeper starts the node's keeper with this rank's own arguments, so
 // it builds exactly the container this rank asked for.
-func (p *Plan) startKeeper(l *os.File, path, rank string) error {
+func startKeeper(p *plan.Plan, l *os.File, path, rank string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return fmt.Errorf("stat rendezvous socket: %w", err)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,7 +82,7 @@ func startApply(ops *nsexec.Plan, rank string, stderr io.Writer, env []string, e
 
 // startFuseHelper starts a detached squashfuse helper that waits for the
 // /dev/fuse descriptor on a socket; it returns our end of that socket.
-func startFuseHelper(img Image) (*os.File, error) {
+func startFuseHelper(img plan.Image) (*os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("make squashfuse socket: %w", err)

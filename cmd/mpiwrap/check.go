@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/mpiwrap/mpiwrap/hostlib"
 	"github.com/mpiwrap/mpiwrap/mpiwrap"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/spf13/cobra"
 )
 
@@ -12,7 +13,12 @@ func newCheckCmd(c cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [flags] IMAGE [CMD [ARGS...]]",
 		Short: "Print what a run would do (mounts, binds, environment, namespace) without doing it",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `check plans a run as a rank would and prints the plan: every mount, bind,
+environment and namespace decision, the PMI mode, and, with profiles, the
+injected files and the ABI verdict. It changes nothing: it writes no file,
+makes no directory and takes no lock. When the node's ld.so cache for the
+plan is not built yet, it says so and shows what a run would build.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				args = append(args, "true")
@@ -25,8 +31,11 @@ func newCheckCmd(c cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := mpiwrap.NewPlan(spec, h)
+			p, err := plan.New(spec, h)
 			if err != nil {
+				return err
+			}
+			if err := p.PreviewLdCache(); err != nil {
 				return err
 			}
 			if asJSON {

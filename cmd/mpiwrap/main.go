@@ -16,6 +16,7 @@ import (
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 )
 
 func main() {
@@ -55,7 +56,7 @@ func finish(err error) int {
 // errorPrefix is "mpiwrap[rank R pid P]: error: ", with the rank from the
 // launcher's environment.
 func errorPrefix() string {
-	l := mpiwrap.DetectLauncher(os.Environ())
+	l := plan.DetectLauncher(os.Environ())
 	rank := "-"
 	if l.Rank >= 0 {
 		rank = fmt.Sprint(l.Rank)

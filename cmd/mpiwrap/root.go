@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,13 +8,14 @@ import (
 	"slices"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
 // runFunc receives a parsed run; tests and the keeper pass their own to
 // check parsing without side effects.
-type runFunc func(spec *mpiwrap.Spec) error
+type runFunc func(spec *plan.Spec) error
 
 // cli configures a command tree: runF replaces the real run when set, and
 // cwd replaces the process's working directory for relative paths.
@@ -26,8 +26,9 @@ type cli struct {
 
 // runOptions collects the flags shared by run, the bare form and check.
 type runOptions struct {
-	spec  mpiwrap.Spec
+	spec  plan.Spec
 	binds []string
+	pmi   string
 	cwd   string
 }
 
@@ -97,7 +98,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.IntVar(&s.JoinSize, "join-size", 0, "`N` ranks share the node's namespace (default: from the launcher)")
 	fs.BoolVar(&s.NoJoin, "no-join", false, "give every rank its own namespace (breaks MPI shared memory)")
 	fs.BoolVarP(&s.Verbose, "verbose", "v", false, "print every mount, bind and environment decision")
-	fs.StringVar(&s.PMI, "pmi", "auto", "how the rank reaches the launcher's PMI: `auto`, passthrough, proxy or off")
+	fs.StringVar(&o.pmi, "pmi", "auto", "how the rank reaches the launcher's PMI: `auto`, passthrough, proxy or off")
 	fs.StringSliceVar(&s.Profiles, "profile", nil, "inject host stacks from profiles `a,b` (see mpiwrap profile list)")
 	fs.StringSliceVar(&s.NoProfile, "no-profile", nil, "drop site default profiles `a,b` (all when given alone)")
 	fs.Lookup("no-profile").NoOptDefVal = "all"
@@ -107,7 +108,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 
 // envEditFlag appends edits in command-line order across all three flags.
 type envEditFlag struct {
-	edits *[]mpiwrap.EnvEdit
+	edits *[]plan.EnvEdit
 	op    string
 }
 
@@ -117,7 +118,7 @@ func (f *envEditFlag) Type() string   { return "string" }
 func (f *envEditFlag) Set(v string) error {
 	switch f.op {
 	case "set":
-		e, err := mpiwrap.ParseSetEnv(v)
+		e, err := plan.ParseSetEnv(v)
 		if err != nil {
 			return err
 		}
@@ -126,9 +127,9 @@ func (f *envEditFlag) Set(v string) error {
 		if _, err := filepath.Match(v, ""); err != nil || v == "" {
 			return fmt.Errorf("bad --unset-env %q: want a variable name or glob", v)
 		}
-		*f.edits = append(*f.edits, mpiwrap.EnvEdit{Op: "unset", Name: v})
+		*f.edits = append(*f.edits, plan.EnvEdit{Op: "unset", Name: v})
 	default:
-		*f.edits = append(*f.edits, mpiwrap.EnvEdit{Op: "file", Name: v})
+		*f.edits = append(*f.edits, plan.EnvEdit{Op: "file", Name: v})
 	}
 	return nil
 }
@@ -145,7 +146,7 @@ func (o *runOptions) finish(args []string, runF runFunc) error {
 	return mpiwrap.Run(spec, os.Stderr)
 }
 
-func (o *runOptions) build(args []string) (*mpiwrap.Spec, error) {
+func (o *runOptions) build(args []string) (*plan.Spec, error) {
 	cwd := o.cwd
 	if cwd == "" {
 		var err error
@@ -163,7 +164,7 @@ func (o *runOptions) build(args []string) (*mpiwrap.Spec, error) {
 		spec.Command = spec.Command[1:]
 	}
 	for _, b := range o.binds {
-		bs, err := mpiwrap.ParseBind(b, cwd)
+		bs, err := plan.ParseBind(b, cwd)
 		if err != nil {
 			return nil, err
 		}
@@ -181,22 +182,18 @@ func (o *runOptions) build(args []string) (*mpiwrap.Spec, error) {
 			spec.ProfileFiles[i] = filepath.Join(cwd, f)
 		}
 	}
-	switch spec.PMI {
-	case "auto", "passthrough", "proxy", "off":
-	default:
-		return nil, fmt.Errorf("bad --pmi %q: want auto, passthrough, proxy or off", spec.PMI)
-	}
-	if spec.JoinSize < 0 {
-		return nil, errors.New("bad --join-size: must be positive")
+	spec.PMI = plan.PMIMode(o.pmi)
+	if err := spec.Validate(); err != nil {
+		return nil, err
 	}
 	return &spec, nil
 }
 
 // parseRun is the keeper's view of a rank's command line: the Spec for a
 // run, or nil for anything else.
-func parseRun(argv []string, cwd string) (*mpiwrap.Spec, error) {
-	var got *mpiwrap.Spec
-	cmd := newRootCmd(cli{runF: func(s *mpiwrap.Spec) error { got = s; return nil }, cwd: cwd})
+func parseRun(argv []string, cwd string) (*plan.Spec, error) {
+	var got *plan.Spec
+	cmd := newRootCmd(cli{runF: func(s *plan.Spec) error { got = s; return nil }, cwd: cwd})
 	cmd.SetArgs(argv[1:])
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)

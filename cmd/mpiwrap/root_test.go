@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mpiwrap/mpiwrap/mpiwrap"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 )
 
-func parse(t *testing.T, args ...string) (*mpiwrap.Spec, error) {
+func parse(t *testing.T, args ...string) (*plan.Spec, error) {
 	t.Helper()
-	var got *mpiwrap.Spec
-	cmd := newRootCmd(cli{runF: func(s *mpiwrap.Spec) error { got = s; return nil }, cwd: "/work"})
+	var got *plan.Spec
+	cmd := newRootCmd(cli{runF: func(s *plan.Spec) error { got = s; return nil }, cwd: "/work"})
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
@@ -51,11 +51,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBinds := []mpiwrap.BindSpec{{Src: "/work/data", Dst: "/d", ReadOnly: true}, {Src: "/x", Dst: "/x"}}
+	wantBinds := []plan.BindSpec{{Src: "/work/data", Dst: "/d", ReadOnly: true}, {Src: "/x", Dst: "/x"}}
 	if !slices.Equal(spec.Binds, wantBinds) {
 		t.Errorf("binds %+v", spec.Binds)
 	}
-	wantEnv := []mpiwrap.EnvEdit{{Op: "set", Name: "A", Value: "1"}, {Op: "unset", Name: "B*"},
+	wantEnv := []plan.EnvEdit{{Op: "set", Name: "A", Value: "1"}, {Op: "unset", Name: "B*"},
 		{Op: "file", Name: "/work/e.env"}, {Op: "set", Name: "C", Value: "2"}}
 	if !slices.Equal(spec.EnvEdits, wantEnv) {
 		t.Errorf("env edits %+v", spec.EnvEdits)

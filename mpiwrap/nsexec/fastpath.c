@@ -25,12 +25,6 @@ extern char **environ;
  * package never take the fast path. */
 extern int mpiwrap_fastpath_enabled __attribute__((weak));
 
-#define REQ_MAGIC 0x4a57504dU /* "MPWJ" */
-#define REP_OK 0
-#define REP_ERROR 1
-#define REP_FALLTHROUGH 2
-#define REP_PROXY_FORK 4 /* fork: the child is the rank, this process its PMI proxy */
-#define REP_PROXY_HOSTED 5 /* the keeper proxies: exec with its socket as PMI_FD */
 
 static int flag_present(int argc, char **argv)
 {
@@ -47,26 +41,40 @@ static int flag_present(int argc, char **argv)
 	return 0;
 }
 
+/* pmi/launchenv's Step and Node (Detect), by hand: its step rules in the
+ * order of its launcher table, innermost launcher first. As there, a
+ * variable set but empty is unset, and PMI_FD is asked for its peer only
+ * when it is a whole number (strconv.Atoi: an optional sign, digits and
+ * nothing else). mpiwrap/nsexec/joinkey_test.go checks every rule. */
 int nsx_join_key(char *key, size_t len)
 {
 	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
 	const char *ns = getenv("PMIX_NAMESPACE"), *port = getenv("PMI_PORT");
-	const char *fdstr = getenv("PMI_FD");
-	char base[512], net[64] = "", host[256] = "";
+	const char *fdstr = getenv("PMI_FD"), *hydra = getenv("MPI_LOCALNRANKS");
+	const char *ompi = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+	const char **vars[] = {&job, &step, &ns, &port, &fdstr, &hydra, &ompi};
+	char base[512], net[64] = "", host[256] = "", *end;
 	ssize_t n;
 
-	if (getenv("MPI_LOCALNRANKS") != NULL && fdstr != NULL) {
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		if (*vars[i] != NULL && **vars[i] == '\0')
+			*vars[i] = NULL;
+	if (hydra != NULL && fdstr != NULL) {
 		struct ucred cred;
 		socklen_t cl = sizeof cred;
-		if (getsockopt(atoi(fdstr), SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+		long fd = strtol(fdstr, &end, 10);
+		int whole = (*fdstr == '+' || *fdstr == '-' || (*fdstr >= '0' && *fdstr <= '9')) &&
+			    *end == '\0';
+
+		if (whole && getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
 			snprintf(base, sizeof base, "hydra:%d", (int)cred.pid);
 		else
 			snprintf(base, sizeof base, "hydra:ppid:%d", (int)getppid());
-	} else if (getenv("MPI_LOCALNRANKS") != NULL && port != NULL)
+	} else if (hydra != NULL && port != NULL)
 		snprintf(base, sizeof base, "hydra:%s", port);
-	else if (getenv("OMPI_COMM_WORLD_LOCAL_SIZE") != NULL && ns != NULL)
+	else if (ompi != NULL && ns != NULL)
 		snprintf(base, sizeof base, "ompi:%s", ns);
-	else if (getenv("OMPI_COMM_WORLD_LOCAL_SIZE") != NULL)
+	else if (ompi != NULL)
 		snprintf(base, sizeof base, "ompi:%d", (int)getppid());
 	else if (job != NULL && step != NULL)
 		snprintf(base, sizeof base, "slurm:%s.%s", job, step);
@@ -101,10 +109,10 @@ int nsx_socket_path(const char *key, char *out, size_t len)
 		h ^= (unsigned char)*p;
 		h *= 1099511628211ULL;
 	}
-	if (xdg != NULL && strlen(xdg) < 64 && private_dir(xdg))
-		snprintf(dir, sizeof dir, "%s/mpiwrap", xdg);
+	if (xdg != NULL && strlen(xdg) < NSX_XDG_MAX && private_dir(xdg))
+		snprintf(dir, sizeof dir, "%s/" NSX_XDG_DIR, xdg);
 	else
-		snprintf(dir, sizeof dir, "/tmp/mpiwrap-%u", getuid());
+		snprintf(dir, sizeof dir, NSX_RENDEZVOUS_PREFIX "%u", getuid());
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
 	if (!private_dir(dir))
@@ -153,7 +161,7 @@ static char *build_request(int argc, char **argv, size_t *outlen)
 		cap *= 4;
 	}
 	hdr[0] = (uint32_t)(p - buf - 4);
-	hdr[1] = REQ_MAGIC;
+	hdr[1] = NSX_REQ_MAGIC;
 	hdr[2] = (uint32_t)argc;
 	hdr[3] = nenv;
 	memcpy(buf, hdr, sizeof hdr);
@@ -176,7 +184,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Send the request with the launcher's PMI_FD (if any) and stderr
- * attached, so the keeper can be this rank's PMI proxy (REP_PROXY_HOSTED)
+ * attached, so the keeper can be this rank's PMI proxy (NSX_REP_PROXY_HOSTED)
  * and report its failures where the rank's own would go. */
 static int send_request(int sock, const char *req, size_t len)
 {
@@ -210,7 +218,7 @@ static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 	}
 	memcpy(len, head, 4);
 	want = *len;
-	if (want < 4 || want > (64u << 20) || (buf = malloc(want)) == NULL)
+	if (want < 4 || want > NSX_MAX_MESSAGE || (buf = malloc(want)) == NULL)
 		return NULL;
 	memcpy(buf, head + 4, 4);
 	for (got = 4; got < want;) {
@@ -353,17 +361,29 @@ static int elect(int argc, char **argv, const char *path)
 	return connect_keeper(path);
 }
 
-/* The launcher's rank, for messages printed before a plan names it. */
+/* The launcher's rank, for messages printed before a plan names it: the
+ * first rank variable of pmi/launchenv's launcher table that is set and not
+ * empty, printed as Go prints Env.Rank in messages ("-" unless it is a
+ * whole number >= 0). */
 static void rank_from_env(void)
 {
 	static const char *const vars[] = {"PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID",
 					    "PMIX_RANK", NULL};
 
-	for (int i = 0; vars[i] != NULL; i++)
-		if (getenv(vars[i]) != NULL) {
-			snprintf(nsexec_log_rank, sizeof nsexec_log_rank, "%s", getenv(vars[i]));
-			return;
-		}
+	for (int i = 0; vars[i] != NULL; i++) {
+		const char *v = getenv(vars[i]);
+		char *end;
+		long r;
+
+		if (v == NULL || *v == '\0')
+			continue;
+		errno = 0;
+		r = strtol(v, &end, 10);
+		if ((*v == '+' || *v == '-' || (*v >= '0' && *v <= '9')) && *end == '\0' &&
+		    errno == 0 && r >= 0)
+			snprintf(nsexec_log_rank, sizeof nsexec_log_rank, "%ld", r);
+		return;
+	}
 }
 
 int nsexec_proxy_fd = -1;
@@ -460,18 +480,18 @@ void nsx_fastpath(int argc, char **argv)
 		return; /* the keeper ended meanwhile: Go elects a new one */
 	free(req);
 	memcpy(&status, rep, 4);
-	if (status == REP_FALLTHROUGH)
+	if (status == NSX_REP_FALLTHROUGH)
 		return;
-	if (status == REP_ERROR) {
+	if (status == NSX_REP_ERROR) {
 		rank_from_env();
 		nsx_die(EXIT_MPIWRAP, "%.*s", (int)(replen - 4), (char *)rep + 4);
 	}
-	if ((status == REP_PROXY_HOSTED) != (nfds == 3) ||
-	    (status != REP_OK && status != REP_PROXY_FORK && status != REP_PROXY_HOSTED) || nfds < 2)
+	if ((status == NSX_REP_PROXY_HOSTED) != (nfds == 3) ||
+	    (status != NSX_REP_OK && status != NSX_REP_PROXY_FORK && status != NSX_REP_PROXY_HOSTED) || nfds < 2)
 		nsx_die(EXIT_MPIWRAP, "bad reply from the namespace keeper at %s", path);
-	if (status == REP_PROXY_FORK && fork_rank(fds) > 0)
+	if (status == NSX_REP_PROXY_FORK && fork_rank(fds) > 0)
 		return; /* the Go runtime starts here, as the rank's PMI proxy */
-	if (status == REP_PROXY_HOSTED)
+	if (status == NSX_REP_PROXY_HOSTED)
 		take_hosted_pmi(fds[2]);
 	if (setns(fds[0], CLONE_NEWUSER) < 0 || setns(fds[1], CLONE_NEWNS) < 0)
 		nsx_die(EXIT_MPIWRAP, "can't join the node's namespaces: %s",

@@ -33,6 +33,25 @@ const (
 	ExitNotFound   = C.EXIT_NOT_FOUND
 )
 
+// The rest of the contract with the C half, from nsexec.h (see there).
+const (
+	ReqMagic       = C.NSX_REQ_MAGIC
+	RepOK          = C.NSX_REP_OK
+	RepError       = C.NSX_REP_ERROR
+	RepFallthrough = C.NSX_REP_FALLTHROUGH
+	RepProxy       = C.NSX_REP_PROXY
+	RepProxyFork   = C.NSX_REP_PROXY_FORK
+	RepProxyHosted = C.NSX_REP_PROXY_HOSTED
+	MaxMessage     = C.NSX_MAX_MESSAGE
+
+	XDGDir           = C.NSX_XDG_DIR
+	XDGMax           = C.NSX_XDG_MAX
+	RendezvousPrefix = C.NSX_RENDEZVOUS_PREFIX
+	CachePrefix      = C.NSX_CACHE_PREFIX
+	PlanMagic        = C.NSX_PLAN_MAGIC
+	PlanMax          = C.NSX_PLAN_MAX
+)
+
 // Stage is the stage this process was started in ("" for a user's command).
 func Stage() string {
 	if C.nsexec_stage == nil {
@@ -76,4 +95,23 @@ func SocketPathC(key string) (string, bool) {
 		return "", false
 	}
 	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
+}
+
+// CachedPlanC is the plan that the C replay would run for argv in this
+// process's working directory and environment, or false when it would
+// plan in Go instead: tests check with it that C reads what Go writes.
+func CachedPlanC(argv []string) ([]byte, bool) {
+	cargv := make([]*C.char, len(argv)+1)
+	for i, a := range argv {
+		cargv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(cargv[i]))
+	}
+	var n C.size_t
+	var owner unsafe.Pointer
+	p := C.nsx_cached_plan(C.int(len(argv)), &cargv[0], &n, &owner)
+	if p == nil {
+		return nil, false
+	}
+	defer C.free(owner)
+	return C.GoBytes(unsafe.Pointer(p), C.int(n)), true
 }

@@ -40,6 +40,43 @@ enum {
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
+/* The rest of the contract with the Go half, defined here once; package
+ * nsexec exports each as a Go constant.
+ *
+ * The node rendezvous (mpiwrap/rendezvous.go, fastpath.c): a request is
+ * u32 length, NSX_REQ_MAGIC, u32 nargv, u32 nenv, then the strings cwd,
+ * client, argv..., env..., each as u32 length plus bytes; a reply is u32
+ * length, u32 status (NSX_REP_*), then a plan or a message, with
+ * descriptors attached to its first byte. */
+#define NSX_REQ_MAGIC 0x4a57504d /* "MPWJ" */
+enum {
+	NSX_REP_OK = 0,          /* join: the namespaces, then a plan that execs */
+	NSX_REP_ERROR = 1,       /* a message: the rank must not start */
+	NSX_REP_FALLTHROUGH = 2, /* C client: let the Go half handle this rank */
+	NSX_REP_PROXY = 3,       /* Go client: run the rank behind a PMI proxy, then ask again */
+	NSX_REP_PROXY_FORK = 4,  /* C client: fork the rank with this plan; the parent proxies it */
+	NSX_REP_PROXY_HOSTED = 5 /* C client: the keeper proxies; exec with its socket as PMI_FD */
+};
+#define NSX_MAX_MESSAGE (64 << 20)
+
+/* Per-user directories: the rendezvous in $XDG_RUNTIME_DIR/NSX_XDG_DIR
+ * (when XDG_RUNTIME_DIR is private and shorter than NSX_XDG_MAX), else in
+ * NSX_RENDEZVOUS_PREFIX + uid; the node cache in NSX_CACHE_PREFIX + uid.
+ * Sockets are named by the FNV-1a hash of the node key, "%016x.sock". */
+#define NSX_XDG_DIR "mpiwrap"
+#define NSX_XDG_MAX 64
+#define NSX_RENDEZVOUS_PREFIX "/tmp/mpiwrap-"
+#define NSX_CACHE_PREFIX "/var/tmp/mpiwrap-"
+
+/* The plan cache (mpiwrap/nodecache, plancache.c): a file named by the
+ * FNV-1a hash of argv, cwd and env ("%016x.plan") holding NSX_PLAN_MAGIC,
+ * the inputs as length-prefixed strings (identity of /proc/self/exe, uid,
+ * gid, groups, cwd, argc, argv..., envc, env...), the number of
+ * dependencies and each as path plus identity, then u32 length and the
+ * encoded plan. */
+#define NSX_PLAN_MAGIC "MPWC1\n"
+#define NSX_PLAN_MAX (16 << 20)
+
 /* Set by the constructor for Go to read. The proxy pair: after a fork for
  * a proxied rank, the parent's end of the rank's PMI socket and its pid. */
 extern int nsexec_proxy_fd;
@@ -50,6 +87,11 @@ extern const char *nsexec_stage;     /* value of _MPIWRAP_STAGE, or NULL */
 extern char nsexec_sigstate[64];     /* "IGNMASK:BLOCKMASK" taken before Go touched signals */
 
 int nsexec_apply(const unsigned char *buf, size_t len);
+
+/* The plan cache entry for this process's argv, cwd and environment whose
+ * inputs all still match: the encoded plan (malloc'd; *len its length), or
+ * NULL. */
+unsigned char *nsx_cached_plan(int argc, char **argv, size_t *len, void **owner);
 
 /* The node rendezvous, shared with the Go half (which must agree). */
 int nsx_join_key(char *key, size_t len);

@@ -1,5 +1,6 @@
-/* Replay of a cached single-rank plan (see mpiwrap/plancache.go): when every
- * input the Go planner read still matches, apply its plan directly. */
+/* Replay of a cached single-rank plan (see mpiwrap/nodecache and the format
+ * in nsexec.h): when every input the Go planner read still matches, apply
+ * its plan directly. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,7 @@
 
 extern char **environ;
 
-#define MAGIC "MPWC1\n"
+#define MAGIC NSX_PLAN_MAGIC
 
 static void fnv(uint64_t *h, const char *s)
 {
@@ -145,7 +146,7 @@ static unsigned char *read_private(const char *path, size_t *len)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() ||
-	    (st.st_mode & 077) != 0 || st.st_size > (16 << 20) ||
+	    (st.st_mode & 077) != 0 || st.st_size > NSX_PLAN_MAX ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
 		return NULL;
@@ -159,7 +160,7 @@ static unsigned char *read_private(const char *path, size_t *len)
 	return buf;
 }
 
-void nsx_plan_cache(int argc, char **argv)
+unsigned char *nsx_cached_plan(int argc, char **argv, size_t *plan_len, void **owner)
 {
 	char cwd[4096], dir[64], path[128];
 	struct stat st;
@@ -170,31 +171,44 @@ void nsx_plan_cache(int argc, char **argv)
 	size_t len;
 
 	if (getcwd(cwd, sizeof cwd) == NULL)
-		return;
+		return NULL;
 	for (int i = 0; i < argc; i++)
 		fnv(&h, argv[i]);
 	fnv(&h, cwd);
 	for (char **e = environ; *e != NULL; e++)
 		fnv(&h, *e);
-	snprintf(dir, sizeof dir, "/var/tmp/mpiwrap-%u", getuid());
+	snprintf(dir, sizeof dir, NSX_CACHE_PREFIX "%u", getuid());
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
 	    (st.st_mode & 077) != 0)
-		return;
+		return NULL;
 	snprintf(path, sizeof path, "%s/%016llx.plan", dir, (unsigned long long)h);
 	if ((buf = read_private(path, &len)) == NULL)
-		return;
+		return NULL;
 	r.p = buf + strlen(MAGIC);
 	r.end = buf + len;
 	if (len < strlen(MAGIC) || memcmp(buf, MAGIC, strlen(MAGIC)) != 0 ||
 	    !inputs_match(&r, argc, argv, cwd) || r.end - r.p < 4) {
 		free(buf);
-		return;
+		return NULL;
 	}
 	memcpy(&plen, r.p, 4);
 	if ((size_t)(r.end - r.p - 4) != plen) {
 		free(buf);
-		return;
+		return NULL;
 	}
-	nsexec_apply(r.p + 4, plen);
-	nsx_die(EXIT_MPIWRAP, "cached plan %s has no exec step", path);
+	*plan_len = plen;
+	*owner = buf;
+	return (unsigned char *)r.p + 4;
+}
+
+void nsx_plan_cache(int argc, char **argv)
+{
+	void *owner;
+	size_t len;
+	unsigned char *plan = nsx_cached_plan(argc, argv, &len, &owner);
+
+	if (plan == NULL)
+		return;
+	nsexec_apply(plan, len);
+	nsx_die(EXIT_MPIWRAP, "a cached plan has no exec step");
 }

@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"strings"
@@ -18,7 +18,7 @@ func TestClassifyClosure(t *testing.T) {
 		{[]string{"libc.so.6"}, "unknown", false},
 	}
 	for _, tt := range tests {
-		c := classifyClosure(tt.names)
+		c := ClassifyClosure(tt.names)
 		if c.Family != tt.family || c.PMIx != tt.pmix {
 			t.Errorf("%v: got %+v", tt.names, c)
 		}
@@ -50,14 +50,14 @@ func TestPMIMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mode, why, err := PMIMode(&Spec{PMI: tt.pmi}, tt.env, tt.c)
+			mode, why, err := DecidePMI(&Spec{PMI: PMIMode(tt.pmi)}, tt.env, tt.c)
 			if msg, ok := strings.CutPrefix(tt.want, "error: "); ok {
 				if err == nil || !strings.Contains(err.Error(), msg) {
 					t.Fatalf("got %q, %v; want an error with %q", mode, err, msg)
 				}
 				return
 			}
-			if err != nil || mode != tt.want || why == "" {
+			if err != nil || mode.String() != tt.want || why == "" {
 				t.Fatalf("got %q (%s), %v; want %q", mode, why, err, tt.want)
 			}
 		})

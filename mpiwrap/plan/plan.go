@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"crypto/sha256"
@@ -23,7 +23,7 @@ type Mount struct {
 	NoSuidDev bool   `json:"nosuid_nodev"`
 	Optional  bool   `json:"optional"`         // warn and skip if the target can't be made
 	Detach    bool   `json:"detach,omitempty"` // unmount Dst instead of binding
-	Farm      *Farm  `json:"farm,omitempty"`   // a generated tree of links (injectRoot)
+	Farm      *Farm  `json:"farm,omitempty"`   // a generated tree of links (InjectRoot)
 	Why       string `json:"why"`
 	Content   []byte `json:"-"` // a generated file's content
 }
@@ -60,8 +60,8 @@ type Plan struct {
 	// MPI is the container's MPI, for --pmi=auto.
 	MPI MPIClient `json:"mpi"`
 	// PMIMode is passthrough, proxy or off, and PMIWhy says why.
-	PMIMode string `json:"pmi_mode"`
-	PMIWhy  string `json:"pmi_why"`
+	PMIMode PMIMode `json:"pmi_mode"`
+	PMIWhy  string  `json:"pmi_why"`
 }
 
 // defaultBinds are made for every container. /dev brings /dev/shm and
@@ -84,8 +84,12 @@ var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32"
 
 var topOnlyDirs = []string{"/opt", "/var", "/home", "/srv", "/mnt", "/media"}
 
-// NewPlan combines a spec with the host facts into a plan.
-func NewPlan(spec *Spec, h *Host) (*Plan, error) {
+// New combines a spec with the host facts into a plan. It changes nothing
+// on the host: it writes no file, makes no directory and takes no lock.
+func New(spec *Spec, h *Host) (*Plan, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
 	img, err := OpenImage(spec.Image)
 	if err != nil {
 		return nil, err
@@ -112,7 +116,7 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 	}
 	p.planHome(spec, h)
 	p.planCwd(spec, h)
-	if spec.PMI != "off" {
+	if spec.PMI != PMIOff {
 		p.planPassthrough(h.Env)
 	}
 	// User binds come last, so they can nest inside $HOME or the cwd.
@@ -124,17 +128,16 @@ func NewPlan(spec *Spec, h *Host) (*Plan, error) {
 		Mount{Dst: "/etc/passwd", ReadOnly: true, NoSuidDev: true, Content: passwd, Why: "generated: " + note},
 		Mount{Dst: "/etc/group", ReadOnly: true, NoSuidDev: true, Content: group, Why: "generated: " + note})
 	if p.Inject != nil {
-		if err := p.planLdCache(); err != nil {
+		if err := p.planLdCache(h.NodeCache); err != nil {
 			return nil, err
 		}
-		p.Warnings = append(p.Warnings, p.Inject.warnings()...)
 	}
 	p.planOverlay()
 	p.Join = planJoin(spec, p.Launcher)
-	if spec.PMI == "auto" && hostOffer(h.Env) != "none" {
+	if spec.PMI == PMIAuto && HostOffer(h.Env) != "none" {
 		p.MPI = p.detectMPI()
 	}
-	if p.PMIMode, p.PMIWhy, err = PMIMode(spec, h.Env, p.MPI); err != nil {
+	if p.PMIMode, p.PMIWhy, err = DecidePMI(spec, h.Env, p.MPI); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -227,7 +230,7 @@ func (p *Plan) planOverlay() {
 	}
 	var missing []string
 	for i, m := range p.Mounts {
-		if m.Detach || nestedIn(p.Mounts[:i], m.Dst) {
+		if m.Detach || NestedIn(p.Mounts[:i], m.Dst) {
 			continue
 		}
 		if !existsInImage(p.Image.Path, m.Dst) {
@@ -244,9 +247,9 @@ func (p *Plan) planOverlay() {
 	}
 }
 
-// nestedIn reports whether dst lies inside an earlier directory mount, where
+// NestedIn reports whether dst lies inside an earlier directory mount, where
 // the host directory, not the image, decides what exists.
-func nestedIn(earlier []Mount, dst string) bool {
+func NestedIn(earlier []Mount, dst string) bool {
 	for _, m := range earlier {
 		if m.Dir && (m.Src != "" || m.Farm != nil) && strings.HasPrefix(dst, strings.TrimSuffix(m.Dst, "/")+"/") {
 			return true
@@ -260,7 +263,7 @@ func planJoin(spec *Spec, l Launcher) Join {
 	case spec.NoJoin:
 		return Join{Why: "every rank gets its own namespace (--no-join)"}
 	case spec.JoinKey != "":
-		return Join{Shared: true, Key: nodeKey("user:" + spec.JoinKey), Size: max(spec.JoinSize, 0),
+		return Join{Shared: true, Key: NodeKey("user:" + spec.JoinKey), Size: max(spec.JoinSize, 0),
 			Why: "--join-key " + spec.JoinKey}
 	case l.Step == "":
 		return Join{Why: "no launcher found in the environment: a single rank"}
@@ -271,16 +274,16 @@ func planJoin(spec *Spec, l Launcher) Join {
 	if spec.JoinSize > 0 {
 		size = spec.JoinSize
 	}
-	return Join{Shared: true, Key: nodeKey(l.Step), Size: size,
+	return Join{Shared: true, Key: NodeKey(l.Step), Size: size,
 		Why: fmt.Sprintf("%s step %s, %d local ranks (%s)", l.Name, l.Step, size, l.Source)}
 }
 
-// mountInputs digests everything in a rank's request that shapes the
+// MountInputs digests everything in a rank's request that shapes the
 // container's mounts. The keeper gives a rank whose inputs match the
 // leader's the leader's mounts without planning them again, and refuses a
 // rank whose inputs differ: one node, one container.
-func mountInputs(spec *Spec, env []string, cwd string) string {
-	home, _ := lookupEnv(env, "HOME")
+func MountInputs(spec *Spec, env []string, cwd string) string {
+	home, _ := LookupEnv(env, "HOME")
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode([]any{spec.Image, spec.Binds, spec.NoHome, spec.NoCwd, spec.Profiles,

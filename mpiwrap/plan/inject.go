@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"fmt"
@@ -12,15 +12,15 @@ import (
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
 )
 
-// Host stacks are injected under injectRoot, a directory of mpiwrap's own
+// Host stacks are injected under InjectRoot, a directory of mpiwrap's own
 // that a tmpfs provides: libraries appear at their resolved names in
-// injectRoot/lib as symlinks into injectRoot/host, where each host directory
+// InjectRoot/lib as symlinks into InjectRoot/host, where each host directory
 // that holds an injected file is bound read-only. That is one bind per
 // directory instead of one per file (a mpich+verbs closure has dozens), and
 // ld.so still finds exactly the injected files, through the cache.
 const (
-	injectRoot = "/.mpiwrap"
-	hostView   = injectRoot + "/host"
+	InjectRoot = "/.mpiwrap"
+	HostView   = InjectRoot + "/host"
 )
 
 // Injection is the host-stack part of a plan.
@@ -31,11 +31,15 @@ type Injection struct {
 	CacheDir   string              `json:"cache_dir"`
 	Binaries   []string            `json:"binaries"`
 	// LdCache says where the container's ld.so.conf and ld.so.cache come
-	// from: "reused", "built", or "pending" (built inside at start).
-	LdCache string      `json:"ld_cache"`
-	Report  *abi.Report `json:"abi,omitempty"`
-	// Built is the full injection when it was built in this process.
+	// from.
+	LdCache LdCacheState `json:"ld_cache"`
+	// Report is the ABI verdict, known once the entry is built (or, for
+	// check, previewed).
+	Report *abi.Report `json:"abi,omitempty"`
+	// Built is the full injection when this process computed it.
 	Built *hostlib.Injection `json:"built,omitempty"`
+
+	confFile, cacheFile string // the entry's files on the host
 }
 
 // Refused is the ABI verdict: a launch that must not happen.
@@ -46,16 +50,9 @@ func (in *Injection) Refused() error {
 	return in.Report.Err()
 }
 
-func (in *Injection) warnings() []string {
-	if in.Report == nil {
-		return nil
-	}
-	return in.Report.Warnings()
-}
-
 // Farm is a tree of directories and symlinks (paths relative to the
 // farm, targets) made in the staging tmpfs under Stage and bound at its
-// mount's destination: injectRoot, or a plugin directory.
+// mount's destination: InjectRoot, or a plugin directory.
 type Farm struct {
 	Stage string      `json:"stage"`
 	Dirs  []string    `json:"dirs"`
@@ -90,7 +87,7 @@ func pluginFarms(direct []Mount, libs map[string]string, multiarch string) (farm
 	for i, dir := range sortedKeys(boolKeys(byDir)) {
 		f := &Farm{Stage: fmt.Sprintf("plugins%d", i)}
 		for _, m := range byDir[dir] {
-			f.Links = append(f.Links, [2]string{path.Base(m.Dst), hostView + m.Src})
+			f.Links = append(f.Links, [2]string{path.Base(m.Dst), HostView + m.Src})
 		}
 		farms = append(farms, Mount{Dst: dir, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: f,
 			Why: fmt.Sprintf("plugin directory of injected libraries (%d links)", len(f.Links))})
@@ -171,18 +168,18 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 		}
 		hostDirs[dir] = true
 		why := fmt.Sprintf("profile %s: %s", f.Profile, f.Item)
-		if strings.HasPrefix(f.Dest, injectRoot+"/") {
-			farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(f.Dest, injectRoot+"/"), hostView + f.Real})
+		if strings.HasPrefix(f.Dest, InjectRoot+"/") {
+			farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(f.Dest, InjectRoot+"/"), HostView + f.Real})
 			continue
 		}
 		direct = append(direct, Mount{Src: f.Real, Dst: f.Dest, Dir: f.Kind == "dir", ReadOnly: true,
 			NoSuidDev: true, Why: why})
 	}
 	for _, l := range res.Links {
-		if !strings.HasPrefix(l.Path, injectRoot+"/") {
-			return fmt.Errorf("profile link %s is outside %s: mpiwrap makes links only there", l.Path, injectRoot)
+		if !strings.HasPrefix(l.Path, InjectRoot+"/") {
+			return fmt.Errorf("profile link %s is outside %s: mpiwrap makes links only there", l.Path, InjectRoot)
 		}
-		farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(l.Path, injectRoot+"/"), l.Target})
+		farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(l.Path, InjectRoot+"/"), l.Target})
 	}
 	dirs := map[string]bool{"cache": true}
 	for _, l := range farm.Links {
@@ -198,10 +195,10 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 	}
 	farm.Dirs = sortedKeys(dirs)
 	slices.SortFunc(farm.Dirs, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
-	p.Mounts = append(p.Mounts, Mount{Dst: injectRoot, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: farm,
+	p.Mounts = append(p.Mounts, Mount{Dst: InjectRoot, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: farm,
 		Why: "injected host stacks (profiles " + strings.Join(p.Inject.Profiles, ",") + ")"})
 	for _, d := range hosts {
-		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: hostView + d, Dir: true, ReadOnly: true, NoSuidDev: true,
+		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: HostView + d, Dir: true, ReadOnly: true, NoSuidDev: true,
 			Why: "host directory of injected files"})
 	}
 	farms, direct := pluginFarms(direct, libs, res.Multiarch)
@@ -239,7 +236,7 @@ func (p *Plan) commandInImage() string {
 		if !filepath.IsAbs(cmd) {
 			cmd = filepath.Join(p.Cwd, cmd)
 		}
-		if existsInImage(p.Image.Path, cmd) && !nestedIn(p.Mounts, cmd) {
+		if existsInImage(p.Image.Path, cmd) && !NestedIn(p.Mounts, cmd) {
 			return cmd
 		}
 		return ""

@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"os"
@@ -75,9 +75,9 @@ func RankEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit) (*Env, e
 		return nil, err
 	}
 	switch spec.PMI {
-	case "off":
+	case PMIOff:
 		e.stripPMI()
-	case "", "auto", "passthrough":
+	case "", PMIAuto, PMIPassthrough:
 		e.mapPMIxModules()
 	}
 	return e, nil

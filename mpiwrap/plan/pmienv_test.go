@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"os"
@@ -26,7 +26,7 @@ func TestPlanPassthrough(t *testing.T) {
 		"PMIX_SECURITY_MODE=munge,native", "PMIX_MCA_ptl=tcp", "PMIX_PTL_MODULE=usock"}
 	h := testHost("/nonexistent", "/")
 	h.Env = env
-	p, err := NewPlan(&Spec{Image: testImage(t), Command: []string{"true"}, NoCwd: true}, h)
+	p, err := New(&Spec{Image: testImage(t), Command: []string{"true"}, NoCwd: true}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestPlanPassthrough(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, v, want)
 		}
 	}
-	off, _ := NewPlan(&Spec{Image: testImage(t), Command: []string{"true"}, NoCwd: true, PMI: "off"},
+	off, _ := New(&Spec{Image: testImage(t), Command: []string{"true"}, NoCwd: true, PMI: "off"},
 		&Host{Env: append(env, "PMI_FD=3", "KEEP=1"), Home: "/nonexistent", Cwd: "/"})
 	if !slices.Equal(off.Env.Vars, []string{"HOME=/nonexistent", "KEEP=1"}) {
 		t.Errorf("--pmi=off left %q", off.Env.Vars)

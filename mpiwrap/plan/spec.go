@@ -1,13 +1,14 @@
-package mpiwrap
+package plan
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 )
 
 // Spec is everything a user asked for on one rank's command line. It holds
-// no host facts and makes no syscalls; NewPlan combines it with a Host.
+// no host facts and makes no syscalls; New combines it with a Host.
 type Spec struct {
 	Image        string     // directory or SquashFS file
 	Command      []string   // argv inside the container
@@ -24,7 +25,44 @@ type Spec struct {
 	NoProfile    []string   // --no-profile [a,b]: drop profiles ("all": every default)
 	ProfileFiles []string   // --profile-file: extra profile files
 	ABIPolicy    string     // --abi-policy warn|strict|major: overrides the profiles'
-	PMI          string     // auto, passthrough, proxy or off
+	PMI          PMIMode    // auto (or ""), passthrough, proxy or off
+}
+
+// PMIMode is how a rank reaches the launcher's PMI: what the user asks for
+// (--pmi, possibly auto) and what a plan decides (never auto).
+type PMIMode string
+
+// The PMI modes.
+const (
+	PMIAuto        PMIMode = "auto"        // decide from the launcher and the container's MPI
+	PMIPassthrough PMIMode = "passthrough" // the launcher's PMI reaches the rank as it is
+	PMIProxy       PMIMode = "proxy"       // mpiwrap serves PMI-1/2 to the rank and speaks upstream
+	PMIOff         PMIMode = "off"         // no PMI: the rank is a singleton
+)
+
+func (m PMIMode) String() string { return string(m) }
+
+// ParsePMIMode reads a --pmi value.
+func ParsePMIMode(s string) (PMIMode, error) {
+	switch m := PMIMode(s); m {
+	case PMIAuto, PMIPassthrough, PMIProxy, PMIOff:
+		return m, nil
+	}
+	return "", fmt.Errorf("bad --pmi %q: want auto, passthrough, proxy or off", s)
+}
+
+// Validate checks what flags alone can't: values that only make sense
+// together, and ranges. The CLI calls it; New does too.
+func (s *Spec) Validate() error {
+	if s.PMI != "" { // the zero Spec means auto
+		if _, err := ParsePMIMode(string(s.PMI)); err != nil {
+			return err
+		}
+	}
+	if s.JoinSize < 0 {
+		return errors.New("bad --join-size: must be positive")
+	}
+	return nil
 }
 
 // BindSpec is one -b/--bind request.

@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ var rankVars = []struct{ launcher, rank, size, localRank, localSize string }{
 // DetectLauncher reads rank, size, local rank and local size and the job step
 // from the environment of hydra, Slurm or Open MPI.
 func DetectLauncher(env []string) Launcher {
-	get := func(k string) string { v, _ := lookupEnv(env, k); return v }
+	get := func(k string) string { v, _ := LookupEnv(env, k); return v }
 	num := func(k string) int {
 		if k == "" {
 			return -1
@@ -112,9 +112,9 @@ func stepKey(get func(string) string) string {
 	return ""
 }
 
-// nodeKey qualifies a step key with the network namespace and host name, so
+// NodeKey qualifies a step key with the network namespace and host name, so
 // test "hosts" in separate network namespaces never share a container.
-func nodeKey(step string) string {
+func NodeKey(step string) string {
 	net, _ := os.Readlink("/proc/self/ns/net")
 	host, _ := os.Hostname()
 	return step + "|" + net + "|" + host

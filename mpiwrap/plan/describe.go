@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"fmt"
@@ -38,7 +38,15 @@ func (p *Plan) Describe(w io.Writer, prefix string) {
 		line("env: %s", n)
 	}
 	if in := p.Inject; in != nil {
-		line("profiles %s: ld.so.conf and ld.so.cache %s (node cache %s)", strings.Join(in.Profiles, ","), in.LdCache, in.CacheDir)
+		profiles := strings.Join(in.Profiles, ",")
+		switch in.LdCache {
+		case LdCacheMissing:
+			line("profiles %s: ld.so.conf and ld.so.cache not built yet: a run builds them in %s", profiles, in.CacheDir)
+		case LdCachePending:
+			line("profiles %s: ld.so.conf and ld.so.cache built inside the container at start, into %s", profiles, in.CacheDir)
+		default:
+			line("profiles %s: ld.so.conf and ld.so.cache %s (node cache %s)", profiles, in.LdCache, in.CacheDir)
+		}
 		if in.Report != nil {
 			verdict := "allowed"
 			if err := in.Report.Err(); err != nil {

@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"fmt"
@@ -23,6 +23,9 @@ type Host struct {
 	Cwd      string   // working directory
 	Env      []string // environment, as K=V
 	PPid     int      // parent process: the launcher for a rank
+	// NodeCache is the node's cache as planning may read it (the ld.so
+	// cache entries); nil when a plan needs none.
+	NodeCache NodeCache
 }
 
 // Group is a group id and its name on the host.
@@ -94,11 +97,12 @@ func groupName(gid int) string {
 
 // Getenv is os.Getenv over the host's recorded environment.
 func (h *Host) Getenv(name string) string {
-	v, _ := lookupEnv(h.Env, name)
+	v, _ := LookupEnv(h.Env, name)
 	return v
 }
 
-func lookupEnv(env []string, name string) (string, bool) {
+// LookupEnv is os.LookupEnv over an environment list; the last setting wins.
+func LookupEnv(env []string, name string) (string, bool) {
 	for i := len(env) - 1; i >= 0; i-- {
 		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
 			return v, true

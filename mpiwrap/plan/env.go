@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"bufio"
@@ -48,7 +48,7 @@ func (e *Env) Unset(glob string) []string {
 }
 
 // Get returns a variable's value.
-func (e *Env) Get(name string) (string, bool) { return lookupEnv(e.Vars, name) }
+func (e *Env) Get(name string) (string, bool) { return LookupEnv(e.Vars, name) }
 
 func (e *Env) notef(format string, args ...any) {
 	e.Notes = append(e.Notes, fmt.Sprintf(format, args...))

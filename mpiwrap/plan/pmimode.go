@@ -1,8 +1,7 @@
-package mpiwrap
+package plan
 
 import (
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -19,10 +18,10 @@ type MPIClient struct {
 	Why     string `json:"why"`
 }
 
-// hostOffer classifies what the launcher offers from its variables alone
+// HostOffer classifies what the launcher offers from its variables alone
 // (the keeper decides for ranks whose descriptors it can't see).
-func hostOffer(env []string) string {
-	get := func(k string) string { v, _ := lookupEnv(env, k); return v }
+func HostOffer(env []string) string {
+	get := func(k string) string { v, _ := LookupEnv(env, k); return v }
 	switch {
 	case get("PMI_FD") != "" || (get("PMI_PORT") != "" && get("PMI_ID") != ""):
 		return "pmi"
@@ -41,8 +40,8 @@ func hasPrefixVar(env []string, prefix string) bool {
 	return false
 }
 
-// classifyClosure names the MPI in a closure of sonames.
-func classifyClosure(names []string) MPIClient {
+// ClassifyClosure names the MPI in a closure of sonames.
+func ClassifyClosure(names []string) MPIClient {
 	c := MPIClient{Family: "unknown"}
 	for _, n := range names {
 		switch {
@@ -71,7 +70,7 @@ func (p *Plan) detectMPI() MPIClient {
 				names = append(names, f.Soname)
 			}
 		}
-		if c := classifyClosure(names); c.Family != "unknown" {
+		if c := ClassifyClosure(names); c.Family != "unknown" {
 			c.Why = "the host MPI injected by profiles " + strings.Join(p.Inject.Profiles, ",")
 			return c
 		}
@@ -99,7 +98,7 @@ func (p *Plan) detectMPI() MPIClient {
 			}
 		}
 	}
-	c := classifyClosure(names)
+	c := ClassifyClosure(names)
 	c.Why = "libraries of " + where + " in the image"
 	return c
 }
@@ -124,7 +123,7 @@ func (p *Plan) commandNeeded() ([]string, string, error) {
 	if !strings.HasPrefix(cmd, "/") && strings.Contains(cmd, "/") {
 		cmd = path.Join(p.Cwd, cmd)
 	}
-	if strings.HasPrefix(cmd, "/") && nestedIn(p.Mounts, cmd) {
+	if strings.HasPrefix(cmd, "/") && NestedIn(p.Mounts, cmd) {
 		f, err := elf.Open(cmd)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s is not an ELF program", cmd)
@@ -136,64 +135,29 @@ func (p *Plan) commandNeeded() ([]string, string, error) {
 	return nil, "", errors.New("the command was not found before start")
 }
 
-// PMIMode decides how a rank reaches the launcher: passthrough, proxy or
+// DecidePMI decides how a rank reaches the launcher: passthrough, proxy or
 // off, or an error when no mode can work (a pre-flight, before MPI_Init,
 // instead of N ranks starting as singletons).
-func PMIMode(spec *Spec, env []string, c MPIClient) (mode, why string, err error) {
-	offer := hostOffer(env)
+func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string, err error) {
+	offer := HostOffer(env)
 	switch spec.PMI {
-	case "off", "passthrough":
-		return spec.PMI, "--pmi=" + spec.PMI, nil
-	case "proxy":
+	case PMIOff, PMIPassthrough:
+		return spec.PMI, "--pmi=" + spec.PMI.String(), nil
+	case PMIProxy:
 		if offer == "none" {
 			return "", "", errors.New("--pmi=proxy: the launcher offers no PMI to proxy (no PMI_FD, PMI_PORT or PMIx server variables)")
 		}
-		return "proxy", "--pmi=proxy", nil
+		return PMIProxy, "--pmi=proxy", nil
 	}
 	switch {
 	case offer == "none":
-		return "passthrough", "the launcher offers no PMI: nothing to translate", nil
+		return PMIPassthrough, "the launcher offers no PMI: nothing to translate", nil
 	case offer == "pmi" && c.Family == "openmpi":
 		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx, and this launcher offers PMI-1/2: run it under srun --mpi=pmix or Open MPI's mpirun, or use an MPICH-based image", c.Library)
 	case offer == "pmix" && c.Family == "mpich" && !c.PMIx:
-		return "proxy", fmt.Sprintf("the launcher offers PMIx and the container's MPICH (%s) has no PMIx client", c.Library), nil
+		return PMIProxy, fmt.Sprintf("the launcher offers PMIx and the container's MPICH (%s) has no PMIx client", c.Library), nil
 	case offer == "pmix" && c.Family == "unknown":
-		return "passthrough", "the launcher offers PMIx; the container's MPI is unknown (" + c.Why + ")", nil
+		return PMIPassthrough, "the launcher offers PMIx; the container's MPI is unknown (" + c.Why + ")", nil
 	}
-	return "passthrough", fmt.Sprintf("the launcher offers %s, which the container's %s speaks", offer, c.Family), nil
-}
-
-// detectMPIInside reads a SquashFS image's MPI in the built container.
-func (p *Plan) detectMPIInside(nsfds []int) error {
-	pathVar, _ := p.Env.Get("PATH")
-	in := ldcacheInput{Argv0: p.Argv[0], Path: pathVar, Cwd: p.Cwd}
-	return runInside(nsfds, p.RankLabel(), "mpi", in, &p.MPI)
-}
-
-func init() {
-	insideTasks["mpi"] = func(raw json.RawMessage) (any, error) {
-		var in ldcacheInput
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return nil, err
-		}
-		bin := lookPathInside(in.Argv0, in.Path, in.Cwd)
-		if bin == "" {
-			return MPIClient{Family: "unknown", Why: in.Argv0 + " not found in the container"}, nil
-		}
-		r, err := elfdeps.NewResolver("/")
-		if err != nil {
-			return nil, err
-		}
-		g, err := r.Closure(bin)
-		if err != nil {
-			return MPIClient{Family: "unknown", Why: err.Error()}, nil
-		}
-		var names []string
-		for _, n := range g.Nodes {
-			names = append(names, n.Soname, path.Base(n.Path))
-		}
-		c := classifyClosure(names)
-		c.Why = "libraries of " + bin + " in the image"
-		return c, nil
-	}
+	return PMIPassthrough, fmt.Sprintf("the launcher offers %s, which the container's %s speaks", offer, c.Family), nil
 }

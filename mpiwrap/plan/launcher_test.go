@@ -1,11 +1,7 @@
-package mpiwrap
+package plan
 
 import (
-	"os"
-	"strings"
 	"testing"
-
-	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 )
 
 func TestSlurmLocalSize(t *testing.T) {
@@ -47,43 +43,6 @@ func TestDetectLauncher(t *testing.T) {
 			got.Source = ""
 			if got != tt.want {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-// The C fast path must find the same socket as the Go code.
-func TestJoinKeyMatchesC(t *testing.T) {
-	cases := [][]string{
-		{"MPI_LOCALNRANKS=4", "PMI_PORT=node1:4242"},
-		{"OMPI_COMM_WORLD_LOCAL_SIZE=2", "PMIX_NAMESPACE=prterun-n-1@1"},
-		{"OMPI_COMM_WORLD_LOCAL_SIZE=2"},
-		{"SLURM_JOB_ID=12", "SLURM_STEP_ID=3"},
-		{"PMIX_NAMESPACE=slurm.pmix.12.3"},
-	}
-	vars := []string{"MPI_LOCALNRANKS", "PMI_PORT", "PMI_FD", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_NAMESPACE", "SLURM_JOB_ID", "SLURM_STEP_ID"}
-	for _, env := range cases {
-		t.Run(strings.Join(env, ","), func(t *testing.T) {
-			for _, v := range vars {
-				t.Setenv(v, "")
-				os.Unsetenv(v)
-			}
-			for _, kv := range env {
-				k, v, _ := strings.Cut(kv, "=")
-				t.Setenv(k, v)
-			}
-			goKey := nodeKey(stepKey(os.Getenv))
-			cKey, ok := nsexec.JoinKeyC()
-			if !ok || cKey != goKey {
-				t.Fatalf("C key %q (%v), Go key %q", cKey, ok, goKey)
-			}
-			dir, err := rendezvousDir(true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cPath, ok := nsexec.SocketPathC(cKey)
-			if !ok || cPath != socketPath(dir, goKey) {
-				t.Fatalf("C socket %q (%v), Go socket %q", cPath, ok, socketPath(dir, goKey))
 			}
 		})
 	}

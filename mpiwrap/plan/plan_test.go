@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"os"
@@ -48,7 +48,7 @@ func TestNewPlanMounts(t *testing.T) {
 	data := dirOutsideTmp(t)
 	spec := &Spec{Image: img, Command: []string{"./solver"},
 		Binds: []BindSpec{{Src: data, Dst: "/data", ReadOnly: true}}}
-	p, err := NewPlan(spec, testHost(home, work))
+	p, err := New(spec, testHost(home, work))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestNewPlanCwd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.spec.Image, tt.spec.Command = img, []string{"true"}
-			p, err := NewPlan(&tt.spec, testHost(home, tt.cwd))
+			p, err := New(&tt.spec, testHost(home, tt.cwd))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestNewPlanErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewPlan(&tt.spec, testHost(t.TempDir(), "/tmp"))
+			_, err := New(&tt.spec, testHost(t.TempDir(), "/tmp"))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
@@ -168,17 +168,17 @@ func TestMountInputs(t *testing.T) {
 	a := &Spec{Image: "/img", Binds: []BindSpec{{Src: "/a", Dst: "/a"}}}
 	b := &Spec{Image: "/img", Binds: []BindSpec{{Src: "/a", Dst: "/a"}}, EnvEdits: []EnvEdit{{Op: "set", Name: "X"}}, Command: []string{"other"}}
 	env := []string{"HOME=/h", "PMI_RANK=1"}
-	if mountInputs(a, env, "/w") != mountInputs(b, []string{"HOME=/h", "PMI_RANK=2", "X=y"}, "/w") {
+	if MountInputs(a, env, "/w") != MountInputs(b, []string{"HOME=/h", "PMI_RANK=2", "X=y"}, "/w") {
 		t.Error("env edits, rank variables and the command must not change the mount inputs")
 	}
-	if mountInputs(a, env, "/w") == mountInputs(a, env, "/elsewhere") {
+	if MountInputs(a, env, "/w") == MountInputs(a, env, "/elsewhere") {
 		t.Error("the working directory is bound, so it must change the inputs")
 	}
-	if mountInputs(a, env, "/w") == mountInputs(a, append(env, "PMIX_SERVER_TMPDIR=/var/spool/x"), "/w") {
+	if MountInputs(a, env, "/w") == MountInputs(a, append(env, "PMIX_SERVER_TMPDIR=/var/spool/x"), "/w") {
 		t.Error("PMIx directories are bound, so they must change the inputs")
 	}
 	nocwd := &Spec{Image: "/img", NoCwd: true}
-	if mountInputs(nocwd, env, "/w") != mountInputs(nocwd, env, "/elsewhere") {
+	if MountInputs(nocwd, env, "/w") != MountInputs(nocwd, env, "/elsewhere") {
 		t.Error("with --no-cwd the working directory must not matter")
 	}
 }

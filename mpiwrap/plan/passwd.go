@@ -1,4 +1,4 @@
-package mpiwrap
+package plan
 
 import (
 	"fmt"
