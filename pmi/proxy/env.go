@@ -3,23 +3,20 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mpiwrap/mpiwrap/pmi/client"
+	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 )
 
 // Kind is the kind of PMI a host offers.
-type Kind string
+type Kind = launchenv.Offer
 
 // Kinds of host PMI.
 const (
-	KindNone Kind = "none" // no launcher: a singleton
-	KindPMI  Kind = "pmi"  // PMI-1/PMI-2 over PMI_FD or PMI_PORT
-	KindPMIx Kind = "pmix" // a PMIx server (PMIX_NAMESPACE, PMIX_SERVER_URI*)
+	KindNone = launchenv.OfferNone // no launcher: a singleton
+	KindPMI  = launchenv.OfferPMI  // PMI-1/PMI-2 over PMI_FD or PMI_PORT
+	KindPMIx = launchenv.OfferPMIx // a PMIx server (PMIX_NAMESPACE, PMIX_SERVER_URI*)
 )
 
 // Host describes what the launcher offers, from the environment.
@@ -40,104 +37,38 @@ type Host struct {
 }
 
 // fdIsSocket reports whether fd is an open socket; a variable for tests.
-var fdIsSocket = func(fd int) bool {
-	var st unix.Stat_t
-	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK
-}
+var fdIsSocket = launchenv.Real().FDIsSocket
 
 // DetectHost reads env. It checks that PMI_FD is an open socket, because a
 // PMI_FD left over from an outer launcher (srun around mpirun) names an fd
-// this process does not have.
+// this process does not have. FDIsSocket is its only probe: the step key
+// launchenv also makes is not wanted here.
 func DetectHost(env []string) Host {
+	e := launchenv.Detect(env, launchenv.Probes{FDIsSocket: fdIsSocket})
 	v := envMap(env)
-	h := Host{PMIFD: -1, PMIRank: atoiOr(v["PMI_RANK"], -1), PMISize: atoiOr(v["PMI_SIZE"], -1),
-		PMIxNS: v["PMIX_NAMESPACE"], SlurmMPIType: v["SLURM_MPI_TYPE"], SlurmJob: v["SLURM_JOB_ID"],
-		PMIID: v["PMI_ID"], Flux: v["FLUX_JOB_ID"] != ""}
-	if fd, err := strconv.Atoi(v["PMI_FD"]); err == nil && fd >= 0 {
-		h.PMIFD, h.PMIFDSocket = fd, fdIsSocket(fd)
-	}
-	if _, ok := v["PMI_ID"]; ok {
-		h.PMIPort = v["PMI_PORT"]
-	}
+	h := Host{PMIFD: e.PMI.FD, PMIFDSocket: e.PMI.FDLive, PMIPort: e.PMI.Port, PMIID: e.PMI.ID,
+		PMIRank: e.PMI.Rank, PMISize: e.PMI.Size, PMIxNS: e.PMI.PMIxNS, PMIxURIs: e.PMI.PMIxURIs,
+		SlurmMPIType: v["SLURM_MPI_TYPE"], SlurmJob: v["SLURM_JOB_ID"], Flux: v["FLUX_JOB_ID"] != ""}
 	for k := range v {
-		switch {
-		case strings.HasPrefix(k, "PMIX_SERVER_URI"):
-			h.PMIxURIs = append(h.PMIxURIs, k)
-		case strings.HasPrefix(k, "OMPI_COMM_WORLD_"), k == "PRTE_LAUNCHED":
+		if strings.HasPrefix(k, "OMPI_COMM_WORLD_") || k == "PRTE_LAUNCHED" {
 			h.OpenMPI = true
 		}
 	}
-	slices.Sort(h.PMIxURIs)
 	h.LocalSize, _ = LocalSizeFromEnv(env)
 	return h
 }
 
-// Suggest picks the host PMI for --pmi=auto and says why. A live PMI fd
-// or port wins over PMIx: PMI variables are set by the nearest launcher
-// (hydra under srun --mpi=pmix still hands each rank PMI_FD).
+// Suggest picks the host PMI for --pmi=auto and says why, by launchenv's
+// offer table: a live PMI fd or port wins over PMIx.
 func (h Host) Suggest() (Kind, string) {
-	switch {
-	case h.PMIFD >= 0 && h.PMIFDSocket:
-		return KindPMI, fmt.Sprintf("PMI_FD=%d is an open socket", h.PMIFD)
-	case h.PMIPort != "":
-		return KindPMI, fmt.Sprintf("PMI_PORT=%s and PMI_ID=%s are set", h.PMIPort, h.PMIID)
-	case h.PMIxNS != "" && len(h.PMIxURIs) > 0:
-		return KindPMIx, fmt.Sprintf("PMIX_NAMESPACE=%s and %s are set", h.PMIxNS, h.PMIxURIs[0])
-	case h.PMIFD >= 0:
-		return KindNone, fmt.Sprintf("PMI_FD=%d is not an open socket here (left over from an outer launcher?)", h.PMIFD)
-	}
-	return KindNone, "no PMI_FD, PMI_PORT+PMI_ID or PMIx server variables: a singleton"
-}
-
-// localSizeTable lists where launchers put the number of ranks on this
-// node, first match wins.
-var localSizeTable = []struct {
-	name  string
-	parse func(v map[string]string, val string) int
-}{
-	{"MPI_LOCALNRANKS", plainCount},            // hydra
-	{"OMPI_COMM_WORLD_LOCAL_SIZE", plainCount}, // Open MPI / PRRTE
-	{"SLURM_STEP_TASKS_PER_NODE", slurmCount},  // srun: "2(x3),1" indexed by SLURM_NODEID
+	return launchenv.PMIVars{FD: h.PMIFD, FDLive: h.PMIFDSocket, Port: h.PMIPort, ID: h.PMIID,
+		Rank: h.PMIRank, Size: h.PMISize, PMIxNS: h.PMIxNS, PMIxURIs: h.PMIxURIs}.Offer()
 }
 
 // LocalSizeFromEnv returns the number of ranks on this node, and the
-// variable it came from.
+// variable it came from; 0 and "" if unknown (launchenv.LocalSize).
 func LocalSizeFromEnv(env []string) (int, string) {
-	v := envMap(env)
-	for _, src := range localSizeTable {
-		if val, ok := v[src.name]; ok {
-			if n := src.parse(v, val); n > 0 {
-				return n, src.name
-			}
-		}
-	}
-	return 0, ""
-}
-
-func plainCount(_ map[string]string, val string) int { return atoiOr(val, 0) }
-
-// slurmCount reads Slurm's compressed per-node task counts, e.g.
-// "2(x3),1" for nodes 0-2 with 2 tasks and node 3 with 1.
-func slurmCount(v map[string]string, val string) int {
-	node := atoiOr(v["SLURM_NODEID"], -1)
-	if node < 0 {
-		return 0
-	}
-	for _, part := range strings.Split(val, ",") {
-		count, rep := part, "1"
-		if i := strings.Index(part, "(x"); i >= 0 && strings.HasSuffix(part, ")") {
-			count, rep = part[:i], part[i+2:len(part)-1]
-		}
-		n, r := atoiOr(count, 0), atoiOr(rep, 0)
-		if n <= 0 || r <= 0 {
-			return 0
-		}
-		if node < r {
-			return n
-		}
-		node -= r
-	}
-	return 0
+	return launchenv.LocalSize(env)
 }
 
 // Wire chooses the PMI version spoken upstream.
@@ -183,11 +114,4 @@ func envMap(env []string) map[string]string {
 		}
 	}
 	return m
-}
-
-func atoiOr(s string, def int) int {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return def
 }

@@ -104,3 +104,29 @@ func TestRankEnv(t *testing.T) {
 		t.Fatalf("RankEnv = %v\nwant %v", got, want)
 	}
 }
+
+// Suggest says why in the words it always has (launchenv's offer table).
+func TestSuggestWhy(t *testing.T) {
+	old := fdIsSocket
+	defer func() { fdIsSocket = old }()
+	fdIsSocket = func(fd int) bool { return fd == 5 }
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"PMI_FD=5"}, "PMI_FD=5 is an open socket"},
+		{[]string{"PMI_PORT=h:1", "PMI_ID=2"}, "PMI_PORT=h:1 and PMI_ID=2 are set"},
+		{[]string{"PMIX_NAMESPACE=ns", "PMIX_SERVER_URI41=u"}, "PMIX_NAMESPACE=ns and PMIX_SERVER_URI41 are set"},
+		{[]string{"PMI_FD=9"}, "PMI_FD=9 is not an open socket here (left over from an outer launcher?)"},
+		{nil, "no PMI_FD, PMI_PORT+PMI_ID or PMIx server variables: a singleton"},
+	}
+	for _, tt := range tests {
+		if _, why := DetectHost(tt.env).Suggest(); why != tt.want {
+			t.Errorf("%v: Suggest says %q, want %q", tt.env, why, tt.want)
+		}
+	}
+	// A Host built by hand is decided from its fields.
+	if k, _ := (Host{PMIFD: -1, PMIPort: "h:1"}).Suggest(); k != KindPMI {
+		t.Errorf("hand-built Host: %v, want %v", k, KindPMI)
+	}
+}
