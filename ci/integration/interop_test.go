@@ -28,6 +28,13 @@ var passthroughCells = []interop{
 
 func runCell(t *testing.T, c interop, a account, img string) result {
 	t.Helper()
+	return runCellCmd(t, c, a, img, c.program)
+}
+
+// runCellCmd is runCell with the command in the image given, with its
+// arguments, instead of c.program.
+func runCellCmd(t *testing.T, c interop, a account, img string, command ...string) result {
+	t.Helper()
 	for _, n := range c.needs {
 		testreq.Require(t, have(n), n)
 		if n == "srun" {
@@ -38,7 +45,8 @@ func runCell(t *testing.T, c interop, a account, img string) result {
 	if a.uid == 0 && strings.HasPrefix(c.launcher[0], "mpirun") {
 		args = append(args, "--allow-run-as-root")
 	}
-	args = append(append(append(args, bin), c.flags...), img, c.program)
+	args = append(append(append(args, bin), c.flags...), img)
+	args = append(args, command...)
 	return runAs(t, a, work, nil, 120*time.Second, args...)
 }
 
