@@ -44,11 +44,11 @@ func hostable(req *request) bool {
 }
 
 func (k *keeper) planHostedRank(spec *plan.Spec, req *request) (uint32, []byte, *hostedRank) {
-	l := plan.DetectLauncher(req.env)
-	if l.Rank < 0 || l.Size < 1 {
+	rank, size := plan.RankOf(req.env)
+	if rank < 0 || size < 1 {
 		return repFallthrough, nil, nil // rank and size only the launcher knows: Go asks it
 	}
-	status, payload := k.proxiedPlan(spec, req, l, repProxyHosted)
+	status, payload := k.proxiedPlan(spec, req, rank, size, repProxyHosted)
 	if status != repProxyHosted {
 		return status, payload, nil
 	}
@@ -62,7 +62,7 @@ func (k *keeper) planHostedRank(spec *plan.Spec, req *request) (uint32, []byte, 
 			env[i] = "PMI_FD=" + strconv.Itoa(req.pmiFd)
 		}
 	}
-	h := &hostedRank{rank: l.Rank, size: l.Size, env: env, upFd: req.pmiFd, stderr: req.stderrFd,
+	h := &hostedRank{rank: rank, size: size, env: env, upFd: req.pmiFd, stderr: req.stderrFd,
 		mine: pair[0], theirs: pair[1], pidfd: -1}
 	return repProxyHosted, payload, h
 }

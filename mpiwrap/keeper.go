@@ -17,6 +17,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"golang.org/x/sys/unix"
 )
@@ -107,7 +108,7 @@ func (k *keeper) build() string {
 	if err := k.leader.Inject.Refused(); err != nil {
 		return err.Error()
 	}
-	if k.leader.MPI.Family == "unknown" && k.leader.Image.Kind == plan.ImageSquashFS && plan.HostOffer(h.Env) == "pmix" {
+	if k.leader.MPI.Family == "unknown" && k.leader.Image.Kind == plan.ImageSquashFS && plan.HostOffer(h.Env) == launchenv.OfferPMIx {
 		if err := detectMPIIn(k.leader, k.nsfds); err != nil {
 			return err.Error()
 		}
@@ -361,7 +362,8 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	}
 	p := *k.leader
 	p.Env, p.Argv = env, spec.Command
-	p.Launcher = plan.Launcher{Rank: plan.DetectLauncher(req.env).Rank}
+	rank, _ := plan.RankOf(req.env)
+	p.Launcher = plan.Launcher{Rank: rank}
 	ops := &nsexec.Plan{}
 	ops.Log(p.RankLabel(), false, p.Image.Path)
 	for _, w := range p.Warnings {
@@ -374,17 +376,17 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 // planForkedRank answers a C client whose rank runs behind a proxy: it
 // forks the rank at once and its Go runtime becomes the proxy.
 func (k *keeper) planForkedRank(spec *plan.Spec, req *request) (uint32, []byte) {
-	l := plan.DetectLauncher(req.env)
-	if l.Rank < 0 || l.Size < 1 {
+	rank, size := plan.RankOf(req.env)
+	if rank < 0 || size < 1 {
 		return repFallthrough, nil // rank and size only the launcher knows: Go asks it
 	}
-	return k.proxiedPlan(spec, req, l, repProxyFork)
+	return k.proxiedPlan(spec, req, rank, size, repProxyFork)
 }
 
 // proxiedPlan is the plan of a rank behind a proxy. The rank's environment
 // says PMI_FD=@, which the C half fills in with the proxy's socket.
-func (k *keeper) proxiedPlan(spec *plan.Spec, req *request, l plan.Launcher, status uint32) (uint32, []byte) {
-	env := proxy.RankEnv(req.env, pmi.Info{Rank: l.Rank, Size: l.Size}, 0)
+func (k *keeper) proxiedPlan(spec *plan.Spec, req *request, rank, size int, status uint32) (uint32, []byte) {
+	env := proxy.RankEnv(req.env, pmi.Info{Rank: rank, Size: size}, 0)
 	for i, kv := range env {
 		if kv == "PMI_FD=0" {
 			env[i] = "PMI_FD=@"
@@ -396,7 +398,7 @@ func (k *keeper) proxiedPlan(spec *plan.Spec, req *request, l plan.Launcher, sta
 	}
 	p := *k.leader
 	p.Env, p.Argv = renv, spec.Command
-	p.Launcher = plan.Launcher{Rank: l.Rank}
+	p.Launcher = plan.Launcher{Rank: rank}
 	ops := &nsexec.Plan{}
 	ops.Log(p.RankLabel(), false, p.Image.Path)
 	encodeCommand(ops, &p)

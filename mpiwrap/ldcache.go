@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/mpiwrap/mpiwrap/hostlib"
 	"github.com/mpiwrap/mpiwrap/hostlib/abi"
-	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
@@ -77,6 +75,7 @@ func stateOf(built bool) plan.LdCacheState {
 type ldcacheInput struct {
 	Resolution *profile.Resolution `json:"resolution"`
 	Argv0      string              `json:"argv0"`
+	Argv       []string            `json:"argv,omitempty"`
 	Path       string              `json:"path"`
 	Cwd        string              `json:"cwd"`
 }
@@ -115,7 +114,7 @@ func buildInside(raw json.RawMessage) (any, error) {
 // detectMPIIn reads a SquashFS image's MPI in the built container.
 func detectMPIIn(p *plan.Plan, nsfds []int) error {
 	pathVar, _ := p.Env.Get("PATH")
-	in := ldcacheInput{Argv0: p.Argv[0], Path: pathVar, Cwd: p.Cwd}
+	in := ldcacheInput{Argv0: p.Argv[0], Argv: p.Argv, Path: pathVar, Cwd: p.Cwd}
 	return runInside(nsfds, p.RankLabel(), "mpi", in, &p.MPI)
 }
 
@@ -125,25 +124,7 @@ func detectMPIInside(raw json.RawMessage) (any, error) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return nil, err
 	}
-	bin := plan.LookPathInside(in.Argv0, in.Path, in.Cwd)
-	if bin == "" {
-		return plan.MPIClient{Family: "unknown", Why: in.Argv0 + " not found in the container"}, nil
-	}
-	r, err := elfdeps.NewResolver("/")
-	if err != nil {
-		return nil, err
-	}
-	g, err := r.Closure(bin)
-	if err != nil {
-		return plan.MPIClient{Family: "unknown", Why: err.Error()}, nil
-	}
-	var names []string
-	for _, n := range g.Nodes {
-		names = append(names, n.Soname, path.Base(n.Path))
-	}
-	c := plan.ClassifyClosure(names)
-	c.Why = "libraries of " + bin + " in the image"
-	return c, nil
+	return plan.FindMPI("/", in.Argv, in.Path, in.Cwd), nil
 }
 
 // buildLdCacheInside makes a pending entry (a SquashFS image) in the

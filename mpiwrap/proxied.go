@@ -15,6 +15,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/mpiwrap/mpiwrap/pmi"
+	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 	"github.com/mpiwrap/mpiwrap/pmi/pmix"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
 	"github.com/mpiwrap/mpiwrap/pmi/server"
@@ -59,14 +60,14 @@ func upstream(ctx context.Context, env []string) (proxy.Upstream, proxy.Options,
 	opts := proxy.Options{}
 	opts.LocalSize, _ = proxy.LocalSizeFromEnv(env)
 	switch plan.HostOffer(env) {
-	case "pmi":
+	case launchenv.OfferPMI:
 		up, err := proxy.UpstreamFromEnv(ctx, env, proxy.WireAuto)
 		if err != nil {
 			return nil, opts, fmt.Errorf("connect to the launcher's PMI: %w", err)
 		}
 		opts.Batch = up.Info().Size > batchAbove
 		return up, opts, nil
-	case "pmix":
+	case launchenv.OfferPMIx:
 		up, err := pmix.Start(ctx, pmix.Config{Env: env, Stderr: os.Stderr})
 		if err != nil {
 			return nil, opts, fmt.Errorf("connect to the launcher's PMIx server: %w", err)

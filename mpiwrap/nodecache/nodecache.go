@@ -19,7 +19,10 @@ import (
 
 // Root is the cache directory of the calling user; the C replay
 // (nsexec/plancache.c) reads plans from the same place.
-func Root() string { return nsexec.CachePrefix + strconv.Itoa(os.Getuid()) }
+func Root() string { return root() }
+
+// root is a variable so that tests can point the ld.so cache elsewhere.
+var root = func() string { return nsexec.CachePrefix + strconv.Itoa(os.Getuid()) }
 
 // private reports whether path is a directory of ours that nobody else
 // can enter: anyone who could write a plan here could make the user run

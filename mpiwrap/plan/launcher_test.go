@@ -4,22 +4,6 @@ import (
 	"testing"
 )
 
-func TestSlurmLocalSize(t *testing.T) {
-	tests := []struct {
-		list string
-		node int
-		want int
-	}{
-		{"4", 0, 4}, {"2(x3),1", 0, 2}, {"2(x3),1", 2, 2}, {"2(x3),1", 3, 1},
-		{"2(x3),1", 4, -1}, {"", 0, -1}, {"x", 0, -1}, {"3", -1, -1},
-	}
-	for _, tt := range tests {
-		if got := slurmLocalSize(tt.list, tt.node); got != tt.want {
-			t.Errorf("slurmLocalSize(%q, %d) = %d, want %d", tt.list, tt.node, got, tt.want)
-		}
-	}
-}
-
 func TestDetectLauncher(t *testing.T) {
 	tests := []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 )
 
 // Mount is one bind into the container, in the order it is made.
@@ -134,7 +135,7 @@ func New(spec *Spec, h *Host) (*Plan, error) {
 	}
 	p.planOverlay()
 	p.Join = planJoin(spec, p.Launcher)
-	if spec.PMI == PMIAuto && HostOffer(h.Env) != "none" {
+	if spec.PMI == PMIAuto && HostOffer(h.Env) != launchenv.OfferNone {
 		p.MPI = p.detectMPI()
 	}
 	if p.PMIMode, p.PMIWhy, err = DecidePMI(spec, h.Env, p.MPI); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
+	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 )
 
 // MPIClient is what the container's MPI library can say to a launcher.
@@ -16,28 +17,8 @@ type MPIClient struct {
 	PMIx    bool   `json:"pmix"`    // links libpmix: a PMIx client
 	Library string `json:"library"` // the MPI library found
 	Why     string `json:"why"`
-}
-
-// HostOffer classifies what the launcher offers from its variables alone
-// (the keeper decides for ranks whose descriptors it can't see).
-func HostOffer(env []string) string {
-	get := func(k string) string { v, _ := LookupEnv(env, k); return v }
-	switch {
-	case get("PMI_FD") != "" || (get("PMI_PORT") != "" && get("PMI_ID") != ""):
-		return "pmi"
-	case get("PMIX_NAMESPACE") != "" && hasPrefixVar(env, "PMIX_SERVER_URI"):
-		return "pmix"
-	}
-	return "none"
-}
-
-func hasPrefixVar(env []string, prefix string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, prefix) {
-			return true
-		}
-	}
-	return false
+	// Ambiguous: the command names no MPI and the image holds more than one.
+	Ambiguous bool `json:"ambiguous,omitempty"`
 }
 
 // ClassifyClosure names the MPI in a closure of sonames.
@@ -59,9 +40,8 @@ func ClassifyClosure(names []string) MPIClient {
 	return c
 }
 
-// detectMPI finds the container's MPI for the command in a directory image:
-// the closure of the command's DT_NEEDED resolved through the image's own
-// ld.so.cache, or the host library a profile injects.
+// detectMPI finds the container's MPI for a directory image: the host MPI
+// a profile injects, else what the command loads (FindMPI).
 func (p *Plan) detectMPI() MPIClient {
 	if p.Inject != nil {
 		var names []string
@@ -78,61 +58,47 @@ func (p *Plan) detectMPI() MPIClient {
 	if p.Image.Kind != ImageDir {
 		return MPIClient{Family: "unknown", Why: "SquashFS image: its MPI is read inside at start"}
 	}
-	needed, where, err := p.commandNeeded()
-	if err != nil {
-		return MPIClient{Family: "unknown", Why: err.Error()}
+	if c, ok := p.boundCommandMPI(); ok {
+		return c
 	}
-	r, err := elfdeps.NewResolver(elfdeps.Root(p.Image.Path))
-	if err != nil {
-		return MPIClient{Family: "unknown", Why: err.Error()}
-	}
-	names := append([]string{}, needed...)
-	for _, n := range needed {
-		obj, err := r.Lookup(n, nil)
-		if err != nil {
-			continue
-		}
-		if g, err := r.Closure(obj.Path); err == nil {
-			for _, node := range g.Nodes {
-				names = append(names, node.Soname, path.Base(node.Path))
-			}
-		}
-	}
-	c := ClassifyClosure(names)
-	c.Why = "libraries of " + where + " in the image"
-	return c
+	pathVar, _ := p.Env.Get("PATH")
+	return FindMPI(elfdeps.Root(p.Image.Path), p.Argv, pathVar, p.Cwd)
 }
 
-// commandNeeded reads the command's DT_NEEDED: from the image, or from the
-// host file a bind (the working directory) shows at that path.
-func (p *Plan) commandNeeded() ([]string, string, error) {
-	if bin := p.commandInImage(); bin != "" {
-		obj, err := elfdeps.Root(p.Image.Path).Open(bin)
-		if err != nil {
-			return nil, "", err
-		}
-		defer obj.Close()
-		f, err := elf.NewFile(obj)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s is not an ELF program", bin)
-		}
-		libs, err := f.ImportedLibraries()
-		return libs, bin, err
-	}
+// boundCommandMPI classifies a command that a bind (the working
+// directory) shows over the image: its DT_NEEDED, read from the host file,
+// resolved in the image.
+func (p *Plan) boundCommandMPI() (MPIClient, bool) {
 	cmd := p.Argv[0]
 	if !strings.HasPrefix(cmd, "/") && strings.Contains(cmd, "/") {
 		cmd = path.Join(p.Cwd, cmd)
 	}
-	if strings.HasPrefix(cmd, "/") && NestedIn(p.Mounts, cmd) {
-		f, err := elf.Open(cmd)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s is not an ELF program", cmd)
-		}
-		defer f.Close()
-		libs, err := f.ImportedLibraries()
-		return libs, cmd, err
+	if !strings.HasPrefix(cmd, "/") || !NestedIn(p.Mounts, cmd) {
+		return MPIClient{}, false
 	}
-	return nil, "", errors.New("the command was not found before start")
+	f, err := elf.Open(cmd)
+	if err != nil {
+		return MPIClient{}, false
+	}
+	defer f.Close()
+	needed, err := f.ImportedLibraries()
+	r, rerr := elfdeps.NewResolver(elfdeps.Root(p.Image.Path))
+	if err != nil || rerr != nil {
+		return MPIClient{Family: "unknown", Why: fmt.Sprintf("read %s: %v", cmd, errors.Join(err, rerr))}, true
+	}
+	names := append([]string{}, needed...)
+	for _, n := range needed {
+		if obj, err := r.Lookup(n, nil); err == nil {
+			if g, err := r.Closure(obj.Path); err == nil {
+				for _, node := range g.Nodes {
+					names = append(names, node.Soname, path.Base(node.Path))
+				}
+			}
+		}
+	}
+	c := ClassifyClosure(names)
+	c.Why = "libraries of " + cmd + ", resolved in the image"
+	return c, true
 }
 
 // DecidePMI decides how a rank reaches the launcher: passthrough, proxy or
@@ -144,20 +110,26 @@ func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string,
 	case PMIOff, PMIPassthrough:
 		return spec.PMI, "--pmi=" + spec.PMI.String(), nil
 	case PMIProxy:
-		if offer == "none" {
+		if offer == launchenv.OfferNone {
 			return "", "", errors.New("--pmi=proxy: the launcher offers no PMI to proxy (no PMI_FD, PMI_PORT or PMIx server variables)")
 		}
 		return PMIProxy, "--pmi=proxy", nil
 	}
 	switch {
-	case offer == "none":
+	case offer == launchenv.OfferNone:
 		return PMIPassthrough, "the launcher offers no PMI: nothing to translate", nil
-	case offer == "pmi" && c.Family == "openmpi":
+	case offer == launchenv.OfferPMI && c.Family == "openmpi":
 		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx, and this launcher offers PMI-1/2: run it under srun --mpi=pmix or Open MPI's mpirun, or use an MPICH-based image", c.Library)
-	case offer == "pmix" && c.Family == "mpich" && !c.PMIx:
+	case offer == launchenv.OfferPMIx && c.Family == "mpich" && !c.PMIx:
 		return PMIProxy, fmt.Sprintf("the launcher offers PMIx and the container's MPICH (%s) has no PMIx client", c.Library), nil
-	case offer == "pmix" && c.Family == "unknown":
+	case offer == launchenv.OfferPMIx && c.Ambiguous:
+		// Passthrough is what works for the image's Open MPI; an MPICH
+		// program would start as singletons, so say how to get the proxy.
+		return PMIPassthrough, "the launcher offers PMIx; " + c.Why + ": passthrough, which Open MPI needs (pass --pmi=proxy if the command runs MPICH)", nil
+	case offer == launchenv.OfferPMIx && c.Family == "unknown":
 		return PMIPassthrough, "the launcher offers PMIx; the container's MPI is unknown (" + c.Why + ")", nil
+	case c.Family == "unknown":
+		return PMIPassthrough, fmt.Sprintf("the launcher offers %s; the container's MPI is unknown (%s)", offer, c.Why), nil
 	}
 	return PMIPassthrough, fmt.Sprintf("the launcher offers %s, which the container's %s speaks", offer, c.Family), nil
 }

@@ -1,0 +1,135 @@
+package nodecache
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mpiwrap/mpiwrap/hostlib/abi"
+	"github.com/mpiwrap/mpiwrap/internal/fileid"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"golang.org/x/sys/unix"
+)
+
+// A plan that Go saves is the plan C replays, byte for byte, and C stops
+// replaying it once a dependency changes: the two halves agree on the
+// format, the key and the file identities.
+func TestCReadsGoPlan(t *testing.T) {
+	dep := filepath.Join(t.TempDir(), "dep")
+	if err := os.WriteFile(dep, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cwd, err := unix.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := []string{"mpiwrap", "/img", "true", "nodecache-test-" + t.Name() + time.Now().String()}
+	plan := []byte("\x01\x00\x00\x00plan bytes\x00with a NUL")
+	deps := [][2]string{{dep, fileid.Of(dep)}, {"/tmp", fileid.Kind("/tmp")}, {"/nonexistent-mpiwrap", fileid.Of("/nonexistent-mpiwrap")}}
+	SavePlan(plan, deps, argv, os.Environ(), cwd)
+	name := filepath.Join(Root(), planName(argv, os.Environ(), cwd))
+	t.Cleanup(func() { os.Remove(name) })
+	if _, err := os.Stat(name); err != nil {
+		t.Fatalf("SavePlan wrote no %s: %v", name, err)
+	}
+	got, ok := nsexec.CachedPlanC(argv)
+	if !ok || !bytes.Equal(got, plan) {
+		t.Fatalf("C read %q (%v), Go wrote %q", got, ok, plan)
+	}
+	t.Setenv("MPIWRAP_NODECACHE_TEST", "another environment")
+	if _, ok := nsexec.CachedPlanC(argv); ok {
+		t.Fatal("C replayed a plan saved for another environment")
+	}
+	os.Unsetenv("MPIWRAP_NODECACHE_TEST")
+	if _, ok := nsexec.CachedPlanC(argv); !ok {
+		t.Fatal("C no longer reads the plan in its own environment")
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := os.WriteFile(dep, []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := nsexec.CachedPlanC(argv); ok {
+		t.Fatal("C replayed a plan whose dependency changed")
+	}
+}
+
+func fakeRoot(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "cache")
+	old := root
+	root = func() string { return dir }
+	t.Cleanup(func() { root = old })
+	return dir
+}
+
+// Looking an entry up changes nothing on disk.
+func TestLdCacheEntryReadsOnly(t *testing.T) {
+	dir := fakeRoot(t)
+	e, err := LdCacheEntry("k1")
+	if err != nil || e.Report != nil {
+		t.Fatalf("entry %+v, %v", e, err)
+	}
+	if e.Dir != filepath.Join(dir, "ldcache", "k1") || e.Conf != filepath.Join(e.Dir, "ld.so.conf") {
+		t.Fatalf("entry paths %+v", e)
+	}
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Fatalf("LdCacheEntry made %s: %v", dir, err)
+	}
+}
+
+// Concurrent ranks build an entry once; later lookups find it.
+func TestEnsureLdCacheBuildsOnce(t *testing.T) {
+	dir := fakeRoot(t)
+	e, _ := LdCacheEntry("k2")
+	var builds atomic.Int32
+	build := func() (LdFiles, error) {
+		builds.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return LdFiles{Conf: []byte("/.mpiwrap/lib\n"), Cache: []byte("cache"), Report: &abi.Report{}}, nil
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := EnsureLdCache(e, build, BuildLog{Image: "/img", Profiles: []string{"mpich"}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := builds.Load(); n != 1 {
+		t.Fatalf("%d builds, want 1", n)
+	}
+	again, err := LdCacheEntry("k2")
+	if err != nil || again.Report == nil {
+		t.Fatalf("entry after build: %+v, %v", again, err)
+	}
+	if data, _ := os.ReadFile(again.Conf); string(data) != "/.mpiwrap/lib\n" {
+		t.Fatalf("ld.so.conf holds %q", data)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "ldcache.log"))
+	if strings.Count(string(log), "built ld.so cache") != 1 || !strings.Contains(string(log), "profiles mpich") {
+		t.Fatalf("ldcache.log: %q", log)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("cache directory mode %v, %v", st.Mode(), err)
+	}
+}
+
+// A cache directory someone else controls is refused, not used.
+func TestLdCacheRefusesOpenDirectory(t *testing.T) {
+	dir := fakeRoot(t)
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	if _, err := LdCacheEntry("k3"); err == nil || !strings.Contains(err.Error(), "not a directory of yours") {
+		t.Fatalf("got %v", err)
+	}
+}
