@@ -261,6 +261,7 @@ func TestSquashFS(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	needSetup(t) // before work is written to
 	notImage := filepath.Join(work, "not-an-image")
 	os.WriteFile(notImage, []byte("hello"), 0o644)
 	forEach(t, func(t *testing.T, a account) {
