@@ -196,72 +196,93 @@ func RunProxyParent(pid, fd int) error {
 // rather than left hanging.
 func serveRank(ctx context.Context, proc *os.Process, mine net.Conn, upc <-chan upstreamConn, info pmi.Info) (err error) {
 	defer mine.Close()
+	s := &rankSession{ctx: ctx, proc: proc, mine: mine, info: info}
 	// A launcher may kill the task as soon as its PMI connection closes
 	// (hydra with PMI_PORT does), so when mpiwrap is to say why it failed
 	// the connection stays open until the process exits, after that.
-	var up proxy.Upstream
 	defer func() {
 		var st *ExitStatus
-		if up != nil && errors.As(err, &st) {
-			up.Close()
+		if s.up != nil && errors.As(err, &st) {
+			s.up.Close()
 		}
 	}()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT, syscall.SIGALRM)
 	defer signal.Stop(sigs)
-	type exit struct {
-		st  *os.ProcessState
-		err error
-	}
-	exited := make(chan exit, 1)
-	go func() { st, err := proc.Wait(); exited <- exit{st, err} }()
-	var served chan error
-	var serr error
+	exited := make(chan rankExit, 1)
+	go func() { st, err := proc.Wait(); exited <- rankExit{st, err} }()
 	for {
 		select {
-		case s := <-sigs:
-			proc.Signal(s)
+		case sig := <-sigs:
+			proc.Signal(sig)
 		case c := <-upc:
 			upc = nil
-			if c.err == nil {
-				c.err = sameRank(c.up, info.Rank, info.Size)
-			}
-			if c.err != nil {
-				serr = c.err
-				proc.Kill()
-				continue
-			}
-			up = c.up
-			c.opts.OnAbort = func() { proc.Kill() }
-			c.opts.AbortSent = func(code int) { Exit(&ExitStatus{Code: code}) }
-			served = make(chan error, 1)
-			go func() { served <- proxy.Serve(ctx, mine, c.up, c.opts) }()
-		case serr = <-served:
+			s.connected(c)
+		case s.serr = <-s.served:
 			// Abort or a lost launcher: the job is over. An aborting rank
 			// still sits in PMI_Abort on its open socket; stop it there.
-			if serr != nil {
+			if s.serr != nil {
 				proc.Kill()
 			}
-			served = nil
+			s.served = nil
 		case e := <-exited:
-			switch {
-			case served != nil:
-				serr = <-served // the rank's exit closed its end
-			case upc != nil: // it never waited for PMI: still say goodbye upstream
-				if c := <-upc; c.err != nil {
-					serr = c.err
-				} else {
-					up = c.up
-					serr = proxy.Serve(ctx, mine, c.up, c.opts)
-				}
-			}
-			if e.err != nil {
-				return fmt.Errorf("wait for the rank: %w", e.err)
-			}
-			return rankStatus(e.st, serr)
+			return s.finish(e, upc)
 		}
 	}
+}
+
+// rankSession is a proxied rank as serveRank sees it.
+type rankSession struct {
+	ctx    context.Context
+	proc   *os.Process
+	mine   net.Conn
+	info   pmi.Info
+	up     proxy.Upstream // once connected
+	served chan error     // the proxy's end, while it serves
+	serr   error          // why the proxy stopped
+}
+
+type rankExit struct {
+	st  *os.ProcessState
+	err error
+}
+
+// connected starts serving the rank over the upstream, or stops the rank
+// when the upstream could not be had or disagrees with its variables.
+func (s *rankSession) connected(c upstreamConn) {
+	if c.err == nil {
+		c.err = sameRank(c.up, s.info.Rank, s.info.Size)
+	}
+	if c.err != nil {
+		s.serr = c.err
+		s.proc.Kill()
+		return
+	}
+	s.up = c.up
+	c.opts.OnAbort = func() { s.proc.Kill() }
+	c.opts.AbortSent = func(code int) { Exit(&ExitStatus{Code: code}) }
+	s.served = make(chan error, 1)
+	go func() { s.served <- proxy.Serve(s.ctx, s.mine, c.up, c.opts) }()
+}
+
+// finish ends the session once the rank has exited, and says how.
+func (s *rankSession) finish(e rankExit, upc <-chan upstreamConn) error {
+	switch {
+	case s.served != nil:
+		s.serr = <-s.served // the rank's exit closed its end
+	case upc != nil: // it never waited for PMI: still say goodbye upstream
+		if c := <-upc; c.err != nil {
+			s.serr = c.err
+		} else {
+			s.up = c.up
+			s.serr = proxy.Serve(s.ctx, s.mine, c.up, c.opts)
+		}
+	}
+	if e.err != nil {
+		return fmt.Errorf("wait for the rank: %w", e.err)
+	}
+	return rankStatus(e.st, s.serr)
 }
 
 // sameRank checks that the launcher's PMI agrees with its variables,

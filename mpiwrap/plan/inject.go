@@ -181,20 +181,8 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 		}
 		farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(l.Path, InjectRoot+"/"), l.Target})
 	}
-	dirs := map[string]bool{"cache": true}
-	for _, l := range farm.Links {
-		for d := path.Dir(l[0]); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
 	hosts := sortedKeys(hostDirs)
-	for _, d := range hosts {
-		for x := "host" + d; x != "." && !dirs[x]; x = path.Dir(x) {
-			dirs[x] = true
-		}
-	}
-	farm.Dirs = sortedKeys(dirs)
-	slices.SortFunc(farm.Dirs, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	farm.Dirs = farmDirs(farm.Links, hosts)
 	p.Mounts = append(p.Mounts, Mount{Dst: InjectRoot, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: farm,
 		Why: "injected host stacks (profiles " + strings.Join(p.Inject.Profiles, ",") + ")"})
 	for _, d := range hosts {
@@ -213,6 +201,25 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 		p.Mounts = append(p.Mounts, Mount{Src: d.Source, Dst: d.Dest, Why: "device of profile " + d.Profile})
 	}
 	return nil
+}
+
+// farmDirs are the directories of the injected tree, parents first: those
+// of its links, the mount points of the host directories, and "cache".
+func farmDirs(links [][2]string, hosts []string) []string {
+	dirs := map[string]bool{"cache": true}
+	for _, l := range links {
+		for d := path.Dir(l[0]); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range hosts {
+		for x := "host" + d; x != "." && !dirs[x]; x = path.Dir(x) {
+			dirs[x] = true
+		}
+	}
+	out := sortedKeys(dirs)
+	slices.SortFunc(out, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {
