@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,11 +184,9 @@ func buildHelper(t testing.TB) string {
 	t.Helper()
 	_, err := exec.LookPath("cc")
 	testreq.Require(t, err == nil, "no C compiler (cc) to build the cgo helper")
+	goTool, err := exec.LookPath("go")
+	testreq.Require(t, err == nil, "the go tool on PATH, to build the helper")
 	return buildOnce(t, "helper", func(out string) *exec.Cmd {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		cmd := exec.Command(goTool, "build", "-buildvcs=false", "-o", out, "github.com/mpiwrap/mpiwrap/cmd/"+HelperName)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		return cmd
