@@ -108,7 +108,7 @@ func (k *keeper) build() string {
 	if err := k.leader.Inject.Refused(); err != nil {
 		return err.Error()
 	}
-	if k.leader.MPI.Family == "unknown" && k.leader.Image.Kind == plan.ImageSquashFS && plan.HostOffer(h.Env) == launchenv.OfferPMIx {
+	if k.leader.MPI.Family == plan.FamilyUnknown && k.leader.Image.Kind == plan.ImageSquashFS && plan.HostOffer(h.Env) == launchenv.OfferPMIx {
 		if err := detectMPIIn(k.leader, k.nsfds); err != nil {
 			return err.Error()
 		}

@@ -24,7 +24,7 @@ import (
 func FindMPI(root elfdeps.Root, argv []string, pathVar, cwd string) MPIClient {
 	f := &mpiFinder{root: root, pathVar: pathVar, cwd: cwd, seen: map[string]bool{}}
 	if len(argv) > 0 {
-		if c := f.command(argv, 0); c.Family != "unknown" {
+		if c := f.command(argv, 0); c.Family != FamilyUnknown {
 			return c
 		}
 	}
@@ -44,15 +44,15 @@ type mpiFinder struct {
 
 // command looks at argv: its program, then what its arguments name.
 func (f *mpiFinder) command(argv []string, depth int) MPIClient {
-	unknown := MPIClient{Family: "unknown"}
+	unknown := MPIClient{Family: FamilyUnknown}
 	bin := f.lookPath(argv[0])
 	if bin == "" {
 		return unknown
 	}
-	if c := f.file(bin, depth); c.Family != "unknown" {
+	if c := f.file(bin, depth); c.Family != FamilyUnknown {
 		return c
 	}
-	if c := f.words(argv[1:], depth); c.Family != "unknown" {
+	if c := f.words(argv[1:], depth); c.Family != FamilyUnknown {
 		return c
 	}
 	if f.mpi4py {
@@ -64,7 +64,7 @@ func (f *mpiFinder) command(argv []string, depth int) MPIClient {
 // file classifies one file: an ELF program by its closure, a script by its
 // interpreter and the words of its text.
 func (f *mpiFinder) file(p string, depth int) MPIClient {
-	unknown := MPIClient{Family: "unknown"}
+	unknown := MPIClient{Family: FamilyUnknown}
 	if f.seen[p] {
 		return unknown
 	}
@@ -81,7 +81,7 @@ func (f *mpiFinder) file(p string, depth int) MPIClient {
 	}
 	line, _, _ := bytes.Cut(text, []byte("\n"))
 	if interp, ok := bytes.CutPrefix(line, []byte("#!")); ok {
-		if c := f.words(strings.Fields(string(interp)), depth+1); c.Family != "unknown" {
+		if c := f.words(strings.Fields(string(interp)), depth+1); c.Family != FamilyUnknown {
 			return c
 		}
 	}
@@ -103,11 +103,11 @@ func (f *mpiFinder) words(words []string, depth int) MPIClient {
 		if st, err := f.root.Stat(w); err != nil || !st.Mode().IsRegular() {
 			continue
 		}
-		if c := f.file(w, depth); c.Family != "unknown" {
+		if c := f.file(w, depth); c.Family != FamilyUnknown {
 			return c
 		}
 	}
-	return MPIClient{Family: "unknown"}
+	return MPIClient{Family: FamilyUnknown}
 }
 
 // read returns a file's first bytes and, for a small text file, its text.
@@ -164,7 +164,7 @@ func (f *mpiFinder) lookPath(cmd string) string {
 
 // closure classifies the libraries an ELF file loads, resolved in the tree.
 func (f *mpiFinder) closure(p string) MPIClient {
-	unknown := MPIClient{Family: "unknown"}
+	unknown := MPIClient{Family: FamilyUnknown}
 	r := f.resolve()
 	if r == nil {
 		return unknown
@@ -208,13 +208,13 @@ func (f *mpiFinder) mpi4pyModule() MPIClient {
 	for _, dir := range mpi4pyDirs {
 		mods, _ := f.root.Glob(dir + "/MPI*.so")
 		for _, m := range mods {
-			if c := f.closure(m); c.Family != "unknown" {
+			if c := f.closure(m); c.Family != FamilyUnknown {
 				c.Why = "mpi4py's " + m + " in the image, which the command's Python code imports"
 				return c
 			}
 		}
 	}
-	return MPIClient{Family: "unknown"}
+	return MPIClient{Family: FamilyUnknown}
 }
 
 // fromCache falls back on the MPI libraries the tree's ld.so.cache holds.
@@ -225,11 +225,11 @@ func (f *mpiFinder) fromCache(argv []string) MPIClient {
 	}
 	r := f.resolve()
 	if r == nil || r.Cache == nil {
-		return MPIClient{Family: "unknown", Why: what + " loads no MPI library that could be found, and the image has no ld.so.cache"}
+		return MPIClient{Family: FamilyUnknown, Why: what + " loads no MPI library that could be found, and the image has no ld.so.cache"}
 	}
-	found := map[string]MPIClient{}
+	found := map[MPIFamily]MPIClient{}
 	for _, e := range r.Cache.Entries {
-		if c := ClassifyClosure([]string{e.Key}); c.Family != "unknown" && found[c.Family].Library == "" {
+		if c := ClassifyClosure([]string{e.Key}); c.Family != FamilyUnknown && found[c.Family].Library == "" {
 			if full := f.closure(e.Value); full.Family == c.Family {
 				c = full
 			}
@@ -237,11 +237,11 @@ func (f *mpiFinder) fromCache(argv []string) MPIClient {
 			found[c.Family] = c
 		}
 	}
-	mpich, hasMPICH := found["mpich"]
-	ompi, hasOMPI := found["openmpi"]
+	mpich, hasMPICH := found[FamilyMPICH]
+	ompi, hasOMPI := found[FamilyOpenMPI]
 	switch {
 	case hasMPICH && hasOMPI:
-		return MPIClient{Family: "unknown", Ambiguous: true,
+		return MPIClient{Family: FamilyUnknown, Ambiguous: true,
 			Why: what + " names no MPI library, and the image holds both MPICH (" + mpich.Library + ") and Open MPI (" + ompi.Library + ")"}
 	case hasMPICH:
 		mpich.Why = what + " names no MPI library; the only MPI in the image's ld.so.cache is MPICH (" + mpich.Library + ")"
@@ -250,5 +250,5 @@ func (f *mpiFinder) fromCache(argv []string) MPIClient {
 		ompi.Why = what + " names no MPI library; the only MPI in the image's ld.so.cache is Open MPI (" + ompi.Library + ")"
 		return ompi
 	}
-	return MPIClient{Family: "unknown", Why: what + " loads no MPI library, and the image's ld.so.cache holds none"}
+	return MPIClient{Family: FamilyUnknown, Why: what + " loads no MPI library, and the image's ld.so.cache holds none"}
 }

@@ -11,30 +11,43 @@ import (
 	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 )
 
+// MPIFamily is an MPI's ABI family, which decides what it can say to a
+// launcher.
+type MPIFamily string
+
+// The MPI families.
+const (
+	FamilyMPICH   MPIFamily = "mpich"   // libmpi.so.12 (libmpich.so.12): PMI-1/2, or PMIx if built so
+	FamilyOpenMPI MPIFamily = "openmpi" // libmpi.so.40: PMIx only
+	FamilyUnknown MPIFamily = "unknown"
+)
+
+func (f MPIFamily) String() string { return string(f) }
+
 // MPIClient is what the container's MPI library can say to a launcher.
 type MPIClient struct {
-	Family  string `json:"family"`  // mpich, openmpi or unknown
-	PMIx    bool   `json:"pmix"`    // links libpmix: a PMIx client
-	Library string `json:"library"` // the MPI library found
-	Why     string `json:"why"`
+	Family  MPIFamily `json:"family"`
+	PMIx    bool      `json:"pmix"`    // links libpmix: a PMIx client
+	Library string    `json:"library"` // the MPI library found
+	Why     string    `json:"why"`
 	// Ambiguous: the command names no MPI and the image holds more than one.
 	Ambiguous bool `json:"ambiguous,omitempty"`
 }
 
 // ClassifyClosure names the MPI in a closure of sonames.
 func ClassifyClosure(names []string) MPIClient {
-	c := MPIClient{Family: "unknown"}
+	c := MPIClient{Family: FamilyUnknown}
 	for _, n := range names {
 		switch {
 		case strings.HasPrefix(n, "libmpi.so.40") || strings.HasPrefix(n, "libopen-pal"):
-			c.Family, c.Library = "openmpi", n
-		case (strings.HasPrefix(n, "libmpich.so.12") || strings.HasPrefix(n, "libmpi.so.12")) && c.Family == "unknown":
-			c.Family, c.Library = "mpich", n
+			c.Family, c.Library = FamilyOpenMPI, n
+		case (strings.HasPrefix(n, "libmpich.so.12") || strings.HasPrefix(n, "libmpi.so.12")) && c.Family == FamilyUnknown:
+			c.Family, c.Library = FamilyMPICH, n
 		case strings.HasPrefix(n, "libpmix.so"):
 			c.PMIx = true
 		}
 	}
-	if c.Family == "openmpi" {
+	if c.Family == FamilyOpenMPI {
 		c.PMIx = true // Open MPI >= 2 bootstraps through PMIx only
 	}
 	return c
@@ -50,13 +63,13 @@ func (p *Plan) detectMPI() MPIClient {
 				names = append(names, f.Soname)
 			}
 		}
-		if c := ClassifyClosure(names); c.Family != "unknown" {
+		if c := ClassifyClosure(names); c.Family != FamilyUnknown {
 			c.Why = "the host MPI injected by profiles " + strings.Join(p.Inject.Profiles, ",")
 			return c
 		}
 	}
 	if p.Image.Kind != ImageDir {
-		return MPIClient{Family: "unknown", Why: "SquashFS image: its MPI is read inside at start"}
+		return MPIClient{Family: FamilyUnknown, Why: "SquashFS image: its MPI is read inside at start"}
 	}
 	if c, ok := p.boundCommandMPI(); ok {
 		return c
@@ -84,7 +97,7 @@ func (p *Plan) boundCommandMPI() (MPIClient, bool) {
 	needed, err := f.ImportedLibraries()
 	r, rerr := elfdeps.NewResolver(elfdeps.Root(p.Image.Path))
 	if err != nil || rerr != nil {
-		return MPIClient{Family: "unknown", Why: fmt.Sprintf("read %s: %v", cmd, errors.Join(err, rerr))}, true
+		return MPIClient{Family: FamilyUnknown, Why: fmt.Sprintf("read %s: %v", cmd, errors.Join(err, rerr))}, true
 	}
 	names := append([]string{}, needed...)
 	for _, n := range needed {
@@ -118,17 +131,17 @@ func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string,
 	switch {
 	case offer == launchenv.OfferNone:
 		return PMIPassthrough, "the launcher offers no PMI: nothing to translate", nil
-	case offer == launchenv.OfferPMI && c.Family == "openmpi":
+	case offer == launchenv.OfferPMI && c.Family == FamilyOpenMPI:
 		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx, and this launcher offers PMI-1/2: run it under srun --mpi=pmix or Open MPI's mpirun, or use an MPICH-based image", c.Library)
-	case offer == launchenv.OfferPMIx && c.Family == "mpich" && !c.PMIx:
+	case offer == launchenv.OfferPMIx && c.Family == FamilyMPICH && !c.PMIx:
 		return PMIProxy, fmt.Sprintf("the launcher offers PMIx and the container's MPICH (%s) has no PMIx client", c.Library), nil
 	case offer == launchenv.OfferPMIx && c.Ambiguous:
 		// Passthrough is what works for the image's Open MPI; an MPICH
 		// program would start as singletons, so say how to get the proxy.
 		return PMIPassthrough, "the launcher offers PMIx; " + c.Why + ": passthrough, which Open MPI needs (pass --pmi=proxy if the command runs MPICH)", nil
-	case offer == launchenv.OfferPMIx && c.Family == "unknown":
+	case offer == launchenv.OfferPMIx && c.Family == FamilyUnknown:
 		return PMIPassthrough, "the launcher offers PMIx; the container's MPI is unknown (" + c.Why + ")", nil
-	case c.Family == "unknown":
+	case c.Family == FamilyUnknown:
 		return PMIPassthrough, fmt.Sprintf("the launcher offers %s; the container's MPI is unknown (%s)", offer, c.Why), nil
 	}
 	return PMIPassthrough, fmt.Sprintf("the launcher offers %s, which the container's %s speaks", offer, c.Family), nil

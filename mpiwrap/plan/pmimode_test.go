@@ -8,7 +8,7 @@ import (
 func TestClassifyClosure(t *testing.T) {
 	tests := []struct {
 		names  []string
-		family string
+		family MPIFamily
 		pmix   bool
 	}{
 		{[]string{"libmpich.so.12", "libucp.so.0", "libc.so.6"}, "mpich", false},
