@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
@@ -29,6 +30,7 @@ type runOptions struct {
 	spec  plan.Spec
 	binds []string
 	pmi   string
+	net   string
 	cwd   string
 }
 
@@ -104,6 +106,35 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.Lookup("no-profile").NoOptDefVal = "all"
 	fs.StringArrayVar(&s.ProfileFiles, "profile-file", nil, "read profiles from `FILE` too (repeatable)")
 	fs.StringVar(&s.ABIPolicy, "abi-policy", "", "MPI version mismatch policy: `warn`, strict or major (default: the profile's)")
+	fs.StringVar(&s.Fabric, "fabric", "", "use `IFACE[,RDMADEV]` as the fabric instead of the node's choice (see mpiwrap net)")
+	fs.Var(offSwitch{&s.NoFabricHints}, "fabric-hints", "`on`: set the MPI's fabric variables (UCX_NET_DEVICES, ...) where neither you nor the site did; off: set none")
+	fs.Lookup("fabric-hints").NoOptDefVal = "on"
+	fs.StringVar(&o.net, "net", "host", "the container's network: `host`, or none (only loopback; single-node jobs)")
+}
+
+// offSwitch is an on/off flag whose Spec field says "off": the zero Spec
+// keeps the default (on).
+type offSwitch struct{ off *bool }
+
+func (f offSwitch) String() string {
+	if f.off != nil && *f.off {
+		return "off"
+	}
+	return "on"
+}
+
+func (f offSwitch) Type() string { return "on|off" }
+
+func (f offSwitch) Set(v string) error {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		*f.off = false
+	case "off", "false", "no", "0":
+		*f.off = true
+	default:
+		return fmt.Errorf("want on or off, not %q", v)
+	}
+	return nil
 }
 
 // envEditFlag appends edits in command-line order across all three flags.
@@ -183,6 +214,7 @@ func (o *runOptions) build(args []string) (*plan.Spec, error) {
 		}
 	}
 	spec.PMI = plan.PMIMode(o.pmi)
+	spec.Net = plan.NetMode(o.net)
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}

@@ -65,6 +65,20 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestParseNetFlags(t *testing.T) {
+	spec, err := parse(t, "img", "cmd")
+	if err != nil || spec.NoFabricHints || spec.Net != plan.NetHost || spec.Fabric != "" {
+		t.Fatalf("defaults: %+v, %v", spec, err)
+	}
+	spec, err = parse(t, "--fabric", "ib0,mlx5_0", "--fabric-hints=off", "--net", "none", "img", "cmd")
+	if err != nil || !spec.NoFabricHints || spec.Net != plan.NetNone || spec.Fabric != "ib0,mlx5_0" {
+		t.Fatalf("spec %+v, %v", spec, err)
+	}
+	if spec, err = parse(t, "--fabric-hints", "img", "cmd"); err != nil || spec.NoFabricHints {
+		t.Fatalf("--fabric-hints alone: %+v, %v", spec, err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -75,6 +89,9 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--set-env", "NOEQUALS", "img", "cmd"}, "want NAME=VALUE"},
 		{[]string{"--join-size", "-1", "img", "cmd"}, "--join-size"},
 		{[]string{"run"}, "requires at least 1 arg"},
+		{[]string{"--net", "bridge", "img", "cmd"}, `bad --net "bridge": want host or none`},
+		{[]string{"--fabric-hints=maybe", "img", "cmd"}, "want on or off"},
+		{[]string{"--pmi", "pmix", "img", "cmd"}, `bad --pmi "pmix"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

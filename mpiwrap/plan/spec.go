@@ -10,23 +10,37 @@ import (
 // Spec is everything a user asked for on one rank's command line. It holds
 // no host facts and makes no syscalls; New combines it with a Host.
 type Spec struct {
-	Image        string     // directory or SquashFS file
-	Command      []string   // argv inside the container
-	Binds        []BindSpec // -b SRC[:DST[:ro]], in command-line order
-	NoHome       bool       // don't bind $HOME
-	NoCwd        bool       // don't bind the working directory; start in /
-	KeepLDEnv    bool       // keep the host's LD_LIBRARY_PATH and LD_PRELOAD
-	EnvEdits     []EnvEdit  // --set-env, --unset-env, --env-file, in order
-	JoinKey      string     // overrides the launcher-derived node join key
-	JoinSize     int        // ranks expected to join (0: from the launcher)
-	NoJoin       bool       // every rank gets its own namespace
-	Verbose      bool       // print every mount, bind and env decision
-	Profiles     []string   // --profile a,b: profiles to add to the site defaults
-	NoProfile    []string   // --no-profile [a,b]: drop profiles ("all": every default)
-	ProfileFiles []string   // --profile-file: extra profile files
-	ABIPolicy    string     // --abi-policy warn|strict|major: overrides the profiles'
-	PMI          PMIMode    // auto (or ""), passthrough, proxy or off
+	Image         string     // directory or SquashFS file
+	Command       []string   // argv inside the container
+	Binds         []BindSpec // -b SRC[:DST[:ro]], in command-line order
+	NoHome        bool       // don't bind $HOME
+	NoCwd         bool       // don't bind the working directory; start in /
+	KeepLDEnv     bool       // keep the host's LD_LIBRARY_PATH and LD_PRELOAD
+	EnvEdits      []EnvEdit  // --set-env, --unset-env, --env-file, in order
+	JoinKey       string     // overrides the launcher-derived node join key
+	JoinSize      int        // ranks expected to join (0: from the launcher)
+	NoJoin        bool       // every rank gets its own namespace
+	Verbose       bool       // print every mount, bind and env decision
+	Profiles      []string   // --profile a,b: profiles to add to the site defaults
+	NoProfile     []string   // --no-profile [a,b]: drop profiles ("all": every default)
+	ProfileFiles  []string   // --profile-file: extra profile files
+	ABIPolicy     string     // --abi-policy warn|strict|major: overrides the profiles'
+	PMI           PMIMode    // auto (or ""), passthrough, proxy or off
+	Fabric        string     // --fabric IFACE[,RDMADEV]: overrides the node's fabric choice
+	NoFabricHints bool       // --fabric-hints=off: set none of the MPI's fabric variables
+	Net           NetMode    // --net host (or "") or none
 }
+
+// NetMode is the network a container sees.
+type NetMode string
+
+// The network modes.
+const (
+	NetHost NetMode = "host" // the host's network namespace, fabric included
+	NetNone NetMode = "none" // a private network namespace with only loopback
+)
+
+func (m NetMode) String() string { return string(m) }
 
 // PMIMode is how a rank reaches the launcher's PMI: what the user asks for
 // (--pmi, possibly auto) and what a plan decides (never auto).
@@ -61,6 +75,11 @@ func (s *Spec) Validate() error {
 	}
 	if s.JoinSize < 0 {
 		return errors.New("bad --join-size: must be positive")
+	}
+	switch s.Net {
+	case "", NetHost, NetNone:
+	default:
+		return fmt.Errorf("bad --net %q: want host or none", s.Net)
 	}
 	return nil
 }
