@@ -31,3 +31,18 @@ func TestDetectLauncher(t *testing.T) {
 		})
 	}
 }
+
+func TestRankOf(t *testing.T) {
+	for _, tt := range []struct {
+		env        []string
+		rank, size int
+	}{
+		{[]string{"PMI_RANK=3", "PMI_SIZE=8"}, 3, 8},
+		{[]string{"SLURM_PROCID=5", "SLURM_NTASKS=6", "SLURM_JOB_ID=1", "SLURM_STEP_ID=0"}, 5, 6},
+		{[]string{"PATH=/bin"}, -1, -1},
+	} {
+		if rank, size := RankOf(tt.env); rank != tt.rank || size != tt.size {
+			t.Errorf("RankOf(%q) = %d, %d; want %d, %d", tt.env, rank, size, tt.rank, tt.size)
+		}
+	}
+}

@@ -91,3 +91,44 @@ func TestParseSetEnv(t *testing.T) {
 		t.Errorf("ParseSetEnv(A=b=c) = %+v, %v", e, err)
 	}
 }
+
+func TestParsePMIMode(t *testing.T) {
+	for _, s := range []string{"auto", "passthrough", "proxy", "off"} {
+		if m, err := ParsePMIMode(s); err != nil || m.String() != s {
+			t.Errorf("ParsePMIMode(%q) = %q, %v", s, m, err)
+		}
+	}
+	for _, s := range []string{"", "Auto", "pmix", "on"} {
+		if m, err := ParsePMIMode(s); err == nil || m != "" || !strings.Contains(err.Error(), "want auto, passthrough, proxy or off") {
+			t.Errorf("ParsePMIMode(%q) = %q, %v: want an error", s, m, err)
+		}
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		spec Spec
+		want string // "" for valid
+	}{
+		{Spec{}, ""},
+		{Spec{PMI: PMIProxy, JoinSize: 4}, ""},
+		{Spec{PMI: "pmi2"}, `bad --pmi "pmi2"`},
+		{Spec{JoinSize: -1}, "bad --join-size: must be positive"},
+		{Spec{Net: NetNone}, ""},
+		{Spec{Net: "bridge"}, `bad --net "bridge": want host or none`},
+	}
+	for _, tt := range tests {
+		err := tt.spec.Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.spec, err, tt.want)
+		}
+		if tt.want == "" {
+			continue
+		}
+		// New validates before it looks at anything else.
+		tt.spec.Image, tt.spec.Command = "/nonexistent", []string{"true"}
+		if _, err := New(&tt.spec, testHost("/nonexistent", "/")); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v, want %q", tt.spec, err, tt.want)
+		}
+	}
+}
