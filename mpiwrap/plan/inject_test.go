@@ -200,7 +200,7 @@ func TestPlanInjectMounts(t *testing.T) {
 	conf, ldc := in.HostFiles()
 	for dst, src := range map[string]string{"/etc/ld.so.conf": entry + "/ld.so.conf", "/etc/ld.so.cache": entry + "/ld.so.cache"} {
 		m := oneMount(t, p, dst)
-		if m.Src != src || !m.ReadOnly || !m.NoSuidDev || m.Why != "injected stacks first (node cache to build)" {
+		if m.Src != src || !m.ReadOnly || !m.NoSuidDev || m.Why != "injected stacks first, from the node cache" {
 			t.Errorf("bind %+v: want %s read-only, nosuid, nodev", m, src)
 		}
 	}
@@ -258,7 +258,7 @@ func TestPlanInjectLdCacheStates(t *testing.T) {
 		if in.LdCache != LdCacheReused || in.Report != warn || !slices.Contains(p.Warnings, warn.MPI[0].Message) {
 			t.Fatalf("state %s, report %v, warnings %q: want reused with the stored verdict", in.LdCache, in.Report, p.Warnings)
 		}
-		if m := oneMount(t, p, "/etc/ld.so.cache"); m.Src != filepath.Join(in.CacheDir, "ld.so.cache") || m.Why != "injected stacks first (node cache reused)" {
+		if m := oneMount(t, p, "/etc/ld.so.cache"); m.Src != filepath.Join(in.CacheDir, "ld.so.cache") || m.Why != "injected stacks first, from the node cache" {
 			t.Errorf("ld.so.cache bind %+v", m)
 		}
 		p.RecordLdCache(LdCacheReused, warn, nil)
@@ -361,7 +361,7 @@ func TestPlanInjectLdCacheStates(t *testing.T) {
 			t.Errorf("PreviewLdCache of a pending entry: %v, built %v: want nothing done", err, in.Built)
 		}
 		p.RecordLdCache(LdCacheBuilt, &abi.Report{}, nil)
-		if m := oneMount(t, p, "/etc/ld.so.conf"); in.LdCache != LdCacheBuilt || m.Src != filepath.Join(in.CacheDir, "ld.so.conf") || m.Why != "injected stacks first (node cache built)" {
+		if m := oneMount(t, p, "/etc/ld.so.conf"); in.LdCache != LdCacheBuilt || m.Src != filepath.Join(in.CacheDir, "ld.so.conf") || m.Why != "injected stacks first, from the node cache" {
 			t.Errorf("after the build inside: state %s, bind %+v", in.LdCache, m)
 		}
 		if entries, _ := os.ReadDir(cache.dir); len(entries) != 0 {
@@ -447,7 +447,6 @@ func TestPlanInjectPolicyAndPMI(t *testing.T) {
 // PMI is "auto": with "", a PMIx launcher and an MPICH without PMIx get
 // passthrough, "which the container's  speaks".
 func TestNewZeroPMIModeIsAuto(t *testing.T) {
-	t.Skip(`known bug (plan.go, New: spec.PMI == PMIAuto misses ""): remove this skip once the zero mode detects the MPI`)
 	stack := fakeHostStack(t, "")
 	h, _ := injectHost(t, "PMIX_NAMESPACE=ns", "PMIX_RANK=0", "PMIX_SERVER_URI41=x")
 	p, err := New(stack.spec(testImage(t), "true"), h)

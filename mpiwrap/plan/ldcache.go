@@ -117,7 +117,7 @@ const (
 func (p *Plan) bindLdCache() {
 	for _, f := range [][2]string{{p.Inject.confFile, ldConfName}, {p.Inject.cacheFile, ldCacheName}} {
 		p.Mounts = append(p.Mounts, Mount{Src: f[0], Dst: "/etc/" + f[1], ReadOnly: true, NoSuidDev: true,
-			Why: "injected stacks first (node cache " + p.Inject.LdCache.String() + ")"})
+			Why: "injected stacks first, from the node cache"})
 	}
 }
 

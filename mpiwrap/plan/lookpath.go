@@ -15,7 +15,7 @@ func LookPathInside(cmd, pathVar, cwd string) string {
 		if !filepath.IsAbs(cmd) {
 			cmd = filepath.Join(cwd, cmd)
 		}
-		if _, err := elfdeps.Root("/").Stat(cmd); err == nil {
+		if st, err := elfdeps.Root("/").Stat(cmd); err == nil && st.Mode().IsRegular() {
 			return cmd
 		}
 		return ""

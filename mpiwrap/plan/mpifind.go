@@ -94,6 +94,12 @@ func (f *mpiFinder) words(words []string, depth int) MPIClient {
 		if strings.Contains(w, "mpi4py") {
 			f.mpi4py = true
 		}
+		if strings.ContainsAny(w, " \t\n;|&") { // a shell's -c string
+			if c := f.words(scriptWords([]byte(w)), depth); c.Family != FamilyUnknown {
+				return c
+			}
+			continue
+		}
 		if !strings.Contains(w, "/") {
 			continue
 		}
@@ -229,13 +235,15 @@ func (f *mpiFinder) fromCache(argv []string) MPIClient {
 	}
 	found := map[MPIFamily]MPIClient{}
 	for _, e := range r.Cache.Entries {
-		if c := ClassifyClosure([]string{e.Key}); c.Family != FamilyUnknown && found[c.Family].Library == "" {
-			if full := f.closure(e.Value); full.Family == c.Family {
-				c = full
-			}
-			c.Library = e.Key
-			found[c.Family] = c
+		c := ClassifyClosure([]string{e.Key})
+		if c.Family == FamilyUnknown || !betterLibrary(found[c.Family].Library, e.Key) {
+			continue
 		}
+		if full := f.closure(e.Value); full.Family == c.Family {
+			c = full
+		}
+		c.Library = e.Key
+		found[c.Family] = c
 	}
 	mpich, hasMPICH := found[FamilyMPICH]
 	ompi, hasOMPI := found[FamilyOpenMPI]
@@ -251,4 +259,10 @@ func (f *mpiFinder) fromCache(argv []string) MPIClient {
 		return ompi
 	}
 	return MPIClient{Family: FamilyUnknown, Why: what + " loads no MPI library, and the image's ld.so.cache holds none"}
+}
+
+// betterLibrary says whether name should stand for its MPI rather than
+// have: the first one found, but Open MPI's libmpi over its libopen-pal.
+func betterLibrary(have, name string) bool {
+	return have == "" || strings.HasPrefix(have, "libopen-pal") && strings.HasPrefix(name, "libmpi.so.40")
 }

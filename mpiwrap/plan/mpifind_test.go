@@ -155,7 +155,6 @@ func TestFindMPI(t *testing.T) {
 // arguments, the usual form) is not seen through and the ld.so.cache
 // decides instead.
 func TestFindMPIShellCommandWithArguments(t *testing.T) {
-	t.Skip("known bug (mpifind.go, mpiFinder.words): a -c string is not split into words; remove this skip once it is")
 	root := mpiImage(t)
 	writeLdCache(t, root, allCache)
 	c := FindMPI(elfdeps.Root(root), []string{"sh", "-c", "/opt/app/hello-pmix -n 4"}, "/bin", "/")
@@ -168,7 +167,6 @@ func TestFindMPIShellCommandWithArguments(t *testing.T) {
 // and libopen-pal.so.40 comes last, so users read "the image's Open MPI
 // (libopen-pal.so.40)" where the MPI library is libmpi.so.40.
 func TestFindMPIOpenMPILibrary(t *testing.T) {
-	t.Skip("known bug (pmimode.go, ClassifyClosure): Open MPI's Library is libopen-pal.so.40; remove this skip once it is libmpi.so.40")
 	root := mpiImage(t)
 	writeLdCache(t, root, ompiCache)
 	for _, argv := range [][]string{{"/opt/app/hello-ompi"}, {"sh"}} {

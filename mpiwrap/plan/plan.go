@@ -135,7 +135,7 @@ func New(spec *Spec, h *Host) (*Plan, error) {
 	}
 	p.planOverlay()
 	p.Join = planJoin(spec, p.Launcher)
-	if spec.PMI == PMIAuto && HostOffer(h.Env) != launchenv.OfferNone {
+	if (spec.PMI == PMIAuto || spec.PMI == "") && HostOffer(h.Env) != launchenv.OfferNone {
 		p.MPI = p.detectMPI()
 	}
 	if p.PMIMode, p.PMIWhy, err = DecidePMI(spec, h.Env, p.MPI); err != nil {

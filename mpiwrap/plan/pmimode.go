@@ -39,8 +39,12 @@ func ClassifyClosure(names []string) MPIClient {
 	c := MPIClient{Family: FamilyUnknown}
 	for _, n := range names {
 		switch {
-		case strings.HasPrefix(n, "libmpi.so.40") || strings.HasPrefix(n, "libopen-pal"):
+		case strings.HasPrefix(n, "libmpi.so.40"):
 			c.Family, c.Library = FamilyOpenMPI, n
+		case strings.HasPrefix(n, "libopen-pal"):
+			if c.Family != FamilyOpenMPI { // name libmpi.so.40 when it is there
+				c.Family, c.Library = FamilyOpenMPI, n
+			}
 		case (strings.HasPrefix(n, "libmpich.so.12") || strings.HasPrefix(n, "libmpi.so.12")) && c.Family == FamilyUnknown:
 			c.Family, c.Library = FamilyMPICH, n
 		case strings.HasPrefix(n, "libpmix.so"):
