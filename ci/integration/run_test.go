@@ -269,6 +269,9 @@ func TestErrors(t *testing.T) {
 		wantFail(t, mpiwrap(t, a, nil, notImage, "true"), 125, "neither a directory nor a SquashFS file")
 		wantFail(t, mpiwrap(t, a, nil, "--frobnicate", tiny, "true"), 125, "unknown flag: --frobnicate")
 		wantFail(t, mpiwrap(t, a, nil, tiny), 125, "no command given")
+		wantFail(t, mpiwrap(t, a, nil, tiny, "/proc"), 126, "can't run /proc in image "+tiny+": /proc is a directory")
+		wantFail(t, mpiwrap(t, a, nil, "-b", work+":/proc/self/..", tiny, "true"), 125, "would cover the container's /proc")
+		wantFail(t, mpiwrap(t, a, nil, "--abi-policy=x", tiny, "true"), 125, `bad --abi-policy: unknown ABI policy "x"`)
 	})
 	// User namespaces switched off (inside a namespace of our own, so the
 	// host's setting is untouched).

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nsexec.h"
@@ -18,8 +19,11 @@ static const char *env_path(char **envp)
 	return "/usr/local/bin:/usr/bin:/bin";
 }
 
-static void __attribute__((noreturn)) fail(const char *image, const char *cmd, int err)
+/* tried is the path that execve refused with err (NULL if none). */
+static void __attribute__((noreturn)) fail(const char *image, const char *cmd,
+					   const char *tried, int err)
 {
+	struct stat st;
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof cwd) == NULL)
@@ -28,6 +32,10 @@ static void __attribute__((noreturn)) fail(const char *image, const char *cmd, i
 		nsx_die(EXIT_NOT_FOUND,
 			"can't run %s: command not found in image %s (cwd %s)",
 			cmd, image, cwd);
+	/* execve says EACCES for a directory: say what it is. */
+	if (err == EACCES && tried != NULL && stat(tried, &st) == 0 && S_ISDIR(st.st_mode))
+		nsx_die(EXIT_CANNOT_EXEC, "can't run %s in image %s: %s is a directory",
+			cmd, image, tried);
 	nsx_die(EXIT_CANNOT_EXEC, "can't run %s in image %s: %s", cmd, image,
 		strerror(err));
 }
@@ -35,15 +43,14 @@ static void __attribute__((noreturn)) fail(const char *image, const char *cmd, i
 void nsx_exec(const char *image, char **argv, char **envp)
 {
 	const char *cmd = argv[0], *p;
-	char path[4096];
-	int saw_eacces = 0;
+	char path[4096], refused[4096] = "";
 
 	nsx_restore_signals();
 	if (*cmd == '\0')
-		fail(image, cmd, ENOENT);
+		fail(image, cmd, NULL, ENOENT);
 	if (strchr(cmd, '/') != NULL) {
 		execve(cmd, argv, envp);
-		fail(image, cmd, errno);
+		fail(image, cmd, cmd, errno);
 	}
 	for (p = env_path(envp);; p++) {
 		const char *end = strchrnul(p, ':');
@@ -53,13 +60,15 @@ void nsx_exec(const char *image, char **argv, char **envp)
 		else
 			snprintf(path, sizeof path, "%.*s/%s", (int)n, p, cmd);
 		execve(path, argv, envp);
-		if (errno == EACCES)
-			saw_eacces = 1;
-		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
-			fail(image, cmd, errno);
+		if (errno == EACCES && refused[0] == '\0')
+			snprintf(refused, sizeof refused, "%s", path);
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EACCES)
+			fail(image, cmd, path, errno);
 		if (*end == '\0')
 			break;
 		p = end;
 	}
-	fail(image, cmd, saw_eacces ? EACCES : ENOENT);
+	if (refused[0] != '\0')
+		fail(image, cmd, refused, EACCES);
+	fail(image, cmd, NULL, ENOENT);
 }

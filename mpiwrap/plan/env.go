@@ -137,6 +137,9 @@ func ReadEnvFile(name string) ([]EnvEdit, error) {
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}
+		if strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("%s:%d: the value of %s holds a NUL byte, which an environment can't carry", name, n, k)
+		}
 		out = append(out, EnvEdit{Op: "set", Name: k, Value: v})
 	}
 	if err := sc.Err(); err != nil {

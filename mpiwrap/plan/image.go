@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 )
 
 // ImageKind says how an image is mounted.
@@ -37,7 +38,9 @@ func OpenImage(path string) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: %w", path, err)
 	}
-	f, err := os.Open(abs)
+	// O_NONBLOCK: a FIFO or a device given as the image must not block
+	// the open; its type is checked below.
+	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return Image{}, fmt.Errorf("image %s does not exist: give an unpacked image directory or a SquashFS file", path)
@@ -48,6 +51,9 @@ func OpenImage(path string) (Image, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: %w", path, err)
+	}
+	if !st.IsDir() && !st.Mode().IsRegular() {
+		return Image{}, fmt.Errorf("image %s is a %s, neither a directory nor a SquashFS file: unpack it to a directory or make one with mksquashfs", path, fileKind(st.Mode()))
 	}
 	if st.IsDir() {
 		if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
@@ -64,6 +70,19 @@ func OpenImage(path string) (Image, error) {
 		return Image{}, fmt.Errorf("image %s is SquashFS: %w", path, err)
 	}
 	return Image{Path: abs, Kind: ImageSquashFS, Squashfuse: server}, nil
+}
+
+// fileKind names what a path is, for errors.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // findSquashfuse prefers the low-level server, which is the faster one.

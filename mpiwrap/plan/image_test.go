@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -26,9 +27,14 @@ func TestOpenImage(t *testing.T) {
 	if img, err := OpenImage("bin"); err != nil || img.Kind != ImageDir || img.Path != bin {
 		t.Errorf("OpenImage(relative dir) = %+v, %v: want the absolute directory", img, err)
 	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for path, want := range map[string]string{
 		"":    "no image given",
 		short: "neither a directory nor a SquashFS file",
+		fifo:  "image " + fifo + " is a FIFO, neither a directory nor a SquashFS file", // and returns: no hang
 	} {
 		if _, err := OpenImage(path); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("OpenImage(%q) = %v, want %q", path, err, want)

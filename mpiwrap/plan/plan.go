@@ -107,6 +107,9 @@ func New(spec *Spec, h *Host) (*Plan, error) {
 			}
 			return nil, fmt.Errorf("host %s is missing: %w", m.Src, err)
 		}
+		if err := kernelTreeInImage(img, m); err != nil {
+			return nil, err
+		}
 		p.Mounts = append(p.Mounts, m)
 	}
 	if err := p.planInject(spec, h); err != nil {
@@ -146,6 +149,21 @@ func New(spec *Spec, h *Host) (*Plan, error) {
 
 func (p *Plan) notef(format string, args ...any) {
 	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
+}
+
+// kernelTreeInImage refuses an image whose /dev, /proc, /sys or /tmp is a
+// symlink: the bind would follow it (inside the image) and land elsewhere,
+// and the container would silently lack the tree.
+func kernelTreeInImage(img Image, m Mount) error {
+	if img.Kind != ImageDir || !m.Dir {
+		return nil
+	}
+	st, err := os.Lstat(filepath.Join(img.Path, m.Dst))
+	if err != nil || st.Mode()&os.ModeSymlink == 0 {
+		return nil
+	}
+	target, _ := os.Readlink(filepath.Join(img.Path, m.Dst))
+	return fmt.Errorf("image %s: its %s is a symlink (to %s), but mpiwrap binds the host's %s there: make %s a directory in the image", img.Path, m.Dst, target, m.Dst, m.Dst)
 }
 
 // covered reports whether path is already visible at the same place through

@@ -182,3 +182,15 @@ func TestMountInputs(t *testing.T) {
 		t.Error("with --no-cwd the working directory must not matter")
 	}
 }
+
+// An image whose /dev is a symlink (here into /tmp) would get the host's
+// /dev bound at the link's target and then hidden: refused.
+func TestImageKernelTreeSymlinkRefused(t *testing.T) {
+	img := testImage(t)
+	os.Remove(filepath.Join(img, "dev"))
+	os.Symlink("tmp", filepath.Join(img, "dev"))
+	_, err := New(&Spec{Image: img, Command: []string{"true"}, NoCwd: true}, testHost("/nonexistent", "/"))
+	if err == nil || !strings.Contains(err.Error(), "its /dev is a symlink (to tmp)") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/mpiwrap/mpiwrap/hostlib/abi"
 )
 
 // Spec is everything a user asked for on one rank's command line. It holds
@@ -76,6 +78,11 @@ func (s *Spec) Validate() error {
 	if s.JoinSize < 0 {
 		return errors.New("bad --join-size: must be positive")
 	}
+	if s.ABIPolicy != "" {
+		if _, err := abi.ParsePolicy(s.ABIPolicy); err != nil {
+			return fmt.Errorf("bad --abi-policy: %w", err)
+		}
+	}
 	switch s.Net {
 	case "", NetHost, NetNone:
 	default:
@@ -116,6 +123,13 @@ func ParseBind(s, cwd string) (BindSpec, error) {
 	b.Src, b.Dst = filepath.Clean(b.Src), filepath.Clean(b.Dst)
 	if b.Dst == "/" {
 		return BindSpec{}, fmt.Errorf("bad --bind %q: can't bind over the image root", s)
+	}
+	// The kernel's trees are the host's own, bound by default; a bind
+	// over them (or into /proc) would hide what the MPI reads there.
+	for _, k := range []string{"/proc", "/sys", "/dev"} {
+		if b.Dst == k || k == "/proc" && strings.HasPrefix(b.Dst, k+"/") {
+			return BindSpec{}, fmt.Errorf("bad --bind %q: %s would cover the container's %s: bind somewhere else", s, b.Dst, k)
+		}
 	}
 	return b, nil
 }

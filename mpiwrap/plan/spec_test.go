@@ -23,6 +23,11 @@ func TestParseBind(t *testing.T) {
 		{in: "/data:/x:rw", wantErr: `the only option is "ro"`},
 		{in: "/data:rel", wantErr: "must be absolute"},
 		{in: "/data:/", wantErr: "over the image root"},
+		{in: "/data:/proc/self/..", wantErr: "would cover the container's /proc"},
+		{in: "/data:/proc/sys", wantErr: "would cover the container's /proc"},
+		{in: "/data:/sys", wantErr: "would cover the container's /sys"},
+		{in: "/data:/dev/", wantErr: "would cover the container's /dev"},
+		{in: "/data:/dev/shm2", want: BindSpec{Src: "/data", Dst: "/dev/shm2"}},
 		{in: ":/x", wantErr: "want SRC[:DST[:ro]]"},
 		{in: "/a:/b:ro:x", wantErr: "want SRC[:DST[:ro]]"},
 	}
@@ -79,6 +84,10 @@ func TestReadEnvFileErrors(t *testing.T) {
 	if _, err := ReadEnvFile(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("missing env file: no error")
 	}
+	os.WriteFile(f, []byte("A=1\nTOKEN=ab\x00cd\n"), 0o644)
+	if _, err := ReadEnvFile(f); err == nil || !strings.Contains(err.Error(), f+":2: the value of TOKEN holds a NUL byte") {
+		t.Fatalf("NUL in a value: %v, want an error naming file:line", err)
+	}
 }
 
 func TestParseSetEnv(t *testing.T) {
@@ -116,6 +125,8 @@ func TestSpecValidate(t *testing.T) {
 		{Spec{JoinSize: -1}, "bad --join-size: must be positive"},
 		{Spec{Net: NetNone}, ""},
 		{Spec{Net: "bridge"}, `bad --net "bridge": want host or none`},
+		{Spec{ABIPolicy: "strict"}, ""},
+		{Spec{ABIPolicy: "x"}, `bad --abi-policy: unknown ABI policy "x"`}, // even with no ABI profile selected
 	}
 	for _, tt := range tests {
 		err := tt.spec.Validate()
