@@ -141,6 +141,11 @@ func talkToKeeper(p *plan.Plan, cwd, client string, env []string) (uint32, []byt
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			continue
 		}
+		if (errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) && p.Join.Size > 0 {
+			// The keeper had answered every rank it expected and closed the
+			// socket with this one still in its queue.
+			return 0, nil, nil, fmt.Errorf("the node's namespace keeper had served the %d ranks it expected and shut this rank out: is the local rank count right? (--join-size %d, or the launcher's)", p.Join.Size, p.Join.Size)
+		}
 		if err != nil {
 			return 0, nil, nil, fmt.Errorf("talk to the node's namespace keeper at %s: %w", path, err)
 		}

@@ -32,11 +32,16 @@ func main() {
 	os.Exit(execute(os.Args[1:]))
 }
 
-// execute runs the CLI and returns the exit code.
+// execute runs the CLI and returns the exit code. A rank that fails before
+// its command starts aborts the job through the launcher's PMI.
 func execute(args []string) int {
 	cmd := newRootCmd(cli{})
 	cmd.SetArgs(args)
-	return finish(cmd.Execute())
+	code := finish(cmd.Execute())
+	if code == mpiwrap.ExitFailure {
+		mpiwrap.AbortJob(code)
+	}
+	return code
 }
 
 // finish reports err and returns the exit code, or ends like a proxied

@@ -484,7 +484,9 @@ void nsx_fastpath(int argc, char **argv)
 		return;
 	if (status == NSX_REP_ERROR) {
 		rank_from_env();
-		nsx_die(EXIT_MPIWRAP, "%.*s", (int)(replen - 4), (char *)rep + 4);
+		nsx_logf("error: ", "%.*s", (int)(replen - 4), (char *)rep + 4);
+		nsx_pmi_abort(EXIT_MPIWRAP);
+		_exit(EXIT_MPIWRAP);
 	}
 	if ((status == NSX_REP_PROXY_HOSTED) != (nfds == 3) ||
 	    (status != NSX_REP_OK && status != NSX_REP_PROXY_FORK && status != NSX_REP_PROXY_HOSTED) || nfds < 2)

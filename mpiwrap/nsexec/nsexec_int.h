@@ -37,6 +37,9 @@ void nsx_exec(const char *image, char **argv, char **envp)
 void nsx_plan_cache(int argc, char **argv);
 void nsx_file_identity(const char *path, char *out, size_t len);
 
+/* pmiabort.c */
+void nsx_pmi_abort(int code);
+
 /* fastpath.c */
 void nsx_fastpath(int argc, char **argv);
 void nsx_fuse_helper(int argc, char **argv);
