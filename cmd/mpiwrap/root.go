@@ -62,7 +62,7 @@ The image is mounted read-only and never modified.`,
 	addRunFlags(root.Flags(), opts)
 	root.Flags().SetInterspersed(false)
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newRunCmd(c), newCheckCmd(c), newProfileCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(c), newCheckCmd(c), newProfileCmd(), newVersionCmd(), newGenDocsCmd())
 	return root
 }
 
@@ -100,16 +100,16 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.IntVar(&s.JoinSize, "join-size", 0, "`N` ranks share the node's namespace (default: from the launcher)")
 	fs.BoolVar(&s.NoJoin, "no-join", false, "give every rank its own namespace (breaks MPI shared memory)")
 	fs.BoolVarP(&s.Verbose, "verbose", "v", false, "print every mount, bind and environment decision")
-	fs.StringVar(&o.pmi, "pmi", "auto", "how the rank reaches the launcher's PMI: `auto`, passthrough, proxy or off")
-	fs.StringSliceVar(&s.Profiles, "profile", nil, "inject host stacks from profiles `a,b` (see mpiwrap profile list)")
-	fs.StringSliceVar(&s.NoProfile, "no-profile", nil, "drop site default profiles `a,b` (all when given alone)")
+	fs.StringVar(&o.pmi, "pmi", "auto", "how the rank reaches the launcher's PMI, `auto|passthrough|proxy|off` (auto: decided from the launcher and the container's MPI; off: a singleton)")
+	fs.StringSliceVar(&s.Profiles, "profile", nil, "inject the host stacks of profiles `NAME,...` on top of the site's defaults (see mpiwrap profile list)")
+	fs.StringSliceVar(&s.NoProfile, "no-profile", nil, "drop the site's default profiles, `all|NAME,...` (all when given alone)")
 	fs.Lookup("no-profile").NoOptDefVal = "all"
 	fs.StringArrayVar(&s.ProfileFiles, "profile-file", nil, "read profiles from `FILE` too (repeatable)")
-	fs.StringVar(&s.ABIPolicy, "abi-policy", "", "MPI version mismatch policy: `warn`, strict or major (default: the profile's)")
+	fs.StringVar(&s.ABIPolicy, "abi-policy", "", "on a host/image MPI minor-version mismatch, `warn|strict|major`: warn (host older), refuse, or ignore (default: the profile's)")
 	fs.StringVar(&s.Fabric, "fabric", "", "use `IFACE[,RDMADEV]` as the fabric instead of the node's choice (see mpiwrap net)")
-	fs.Var(offSwitch{&s.NoFabricHints}, "fabric-hints", "`on`: set the MPI's fabric variables (UCX_NET_DEVICES, ...) where neither you nor the site did; off: set none")
+	fs.Var(offSwitch{&s.NoFabricHints}, "fabric-hints", "set the MPI's fabric variables (UCX_NET_DEVICES, ...) where neither you nor the site did, `on|off`")
 	fs.Lookup("fabric-hints").NoOptDefVal = "on"
-	fs.StringVar(&o.net, "net", "host", "the container's network: `host`, or none (only loopback; single-node jobs)")
+	fs.StringVar(&o.net, "net", "host", "the container's network, `host|none`: the host's, or only loopback (single-node jobs)")
 }
 
 // offSwitch is an on/off flag whose Spec field says "off": the zero Spec
