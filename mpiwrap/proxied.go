@@ -148,6 +148,8 @@ func rankCommand(ops *nsexec.Plan, rank string, nsfds []int) (*exec.Cmd, error) 
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, plan)
 	cmd.Env = stageEnv("apply", rank, "_MPIWRAP_PLAN=5", "_MPIWRAP_CLOSE_FROM="+strconv.Itoa(rankFd+1))
+	// The rank must not outlive its proxy: killed, the proxy can't stop it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd, nil
 }
 

@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/internal/procs"
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
@@ -45,5 +49,44 @@ func TestJoinSizeTooSmallEnds(t *testing.T) {
 		if r.code != 0 && !strings.Contains(r.stderr, "is the local rank count right?") {
 			t.Fatalf("the job failed without saying why: %s", r)
 		}
+	})
+}
+
+// A rank behind a proxy of its own (mpirun, MPICH image) dies with its
+// proxy: a proxy killed with SIGKILL can't stop its rank, so the rank is
+// tied to it (the parent-death signal), whether the rank was started by
+// the Go proxy (the node's first rank) or forked from C (the others).
+func TestRankDiesWithItsProxy(t *testing.T) {
+	testreq.Require(t, have("mpirun.openmpi"), "mpirun.openmpi")
+	img := debian(t, "bookworm")
+	forEach(t, func(t *testing.T, a account) {
+		args := []string{"mpirun.openmpi", "--oversubscribe", "-n", "4"}
+		if a.uid == 0 {
+			args = append(args, "--allow-run-as-root")
+		}
+		cmd, cancel := startJob(t, a, append(args, bin, img, "/opt/mpiwrap-test/mpich/hello", "sleep", "60"))
+		defer cancel()
+		defer killJob(cmd)
+		// Past MPI_Init, a rank no longer notices its PMI socket close.
+		eventually(t, 30*time.Second, "every rank asleep after MPI_Init", func() bool {
+			return len(ranksOf(cmd, "hrtimer_nanosleep")) == 4
+		})
+		ranks := ranksOf(cmd, "")
+		// Stopped, the launcher can't clean up after the proxies itself.
+		syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP)
+		defer syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+		for _, r := range ranks {
+			if p := procs.Parent(r); p > 1 {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		eventually(t, 10*time.Second, "every rank gone with its proxy", func() bool {
+			for _, r := range ranks {
+				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r)); err == nil && !strings.Contains(string(st), ") Z ") {
+					return false
+				}
+			}
+			return true
+		})
 	})
 }

@@ -108,12 +108,7 @@ static void op_setns(const char *user, const char *mnt)
 {
 	int ufd = (int)num(user), mfd = (int)num(mnt);
 
-	if (setns(ufd, CLONE_NEWUSER) < 0)
-		nsx_die(EXIT_MPIWRAP, "can't join the node's user namespace: %s",
-			strerror(errno));
-	if (setns(mfd, CLONE_NEWNS) < 0)
-		nsx_die(EXIT_MPIWRAP, "can't join the node's mount namespace: %s",
-			strerror(errno));
+	nsx_join(ufd, mfd);
 	close(ufd);
 	close(mfd);
 }

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -426,15 +428,20 @@ static pid_t fork_rank(int nsfds[2])
 {
 	const char *launcher_fd = getenv("PMI_FD");
 	int sp[2], n;
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		nsx_die(EXIT_MPIWRAP, "can't make the PMI socket: %s", strerror(errno));
 	n = free_fd(); /* after the pair: it must not be one of its ends */
+	parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		nsx_die(EXIT_MPIWRAP, "can't start the rank: %s", strerror(errno));
 	if (pid == 0) {
+		/* The rank must not outlive its proxy: killed, the proxy can't
+		 * stop it. The parent may already be gone when this runs. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(EXIT_MPIWRAP);
 		if (launcher_fd != NULL && atoi(launcher_fd) >= 3)
 			close(atoi(launcher_fd));
 		if (dup2(sp[1], n) < 0)
@@ -495,9 +502,7 @@ void nsx_fastpath(int argc, char **argv)
 		return; /* the Go runtime starts here, as the rank's PMI proxy */
 	if (status == NSX_REP_PROXY_HOSTED)
 		take_hosted_pmi(fds[2]);
-	if (setns(fds[0], CLONE_NEWUSER) < 0 || setns(fds[1], CLONE_NEWNS) < 0)
-		nsx_die(EXIT_MPIWRAP, "can't join the node's namespaces: %s",
-			strerror(errno));
+	nsx_join(fds[0], fds[1]);
 	close(fds[0]);
 	close(fds[1]);
 	nsexec_apply(rep + 4, replen - 4);

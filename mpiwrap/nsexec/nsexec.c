@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,24 @@ void nsx_die(int code, const char *fmt, ...)
 	va_end(ap);
 	nsx_logf("error: ", "%s", msg);
 	_exit(code);
+}
+
+/* nsx_join enters the node's user and mount namespaces. Entering a user
+ * namespace changes the credentials, which clears the parent-death signal
+ * (a proxied rank's tie to its proxy): set it again, and die as it would
+ * have if the parent went meanwhile. */
+void nsx_join(int userfd, int mntfd)
+{
+	int sig = 0;
+	pid_t parent = getppid();
+
+	prctl(PR_GET_PDEATHSIG, &sig);
+	if (setns(userfd, CLONE_NEWUSER) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't join the node's user namespace: %s", strerror(errno));
+	if (setns(mntfd, CLONE_NEWNS) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't join the node's mount namespace: %s", strerror(errno));
+	if (sig != 0 && (prctl(PR_SET_PDEATHSIG, sig) < 0 || getppid() != parent))
+		_exit(128 + sig);
 }
 
 /* Record signal dispositions and the mask as the launcher gave them, before

@@ -15,6 +15,7 @@ void nsx_logf(const char *level, const char *fmt, ...)
 void nsx_die(int code, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 void nsx_restore_signals(void);
+void nsx_join(int userfd, int mntfd);
 
 /* resolve.c */
 int nsx_open_in_root(int rootfd, const char *path);
