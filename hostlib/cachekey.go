@@ -13,9 +13,11 @@ import (
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
 )
 
-// cacheKeyVersion changes whenever the injection format changes, so old
-// per-node caches are not reused by a newer mpiwrap.
-const cacheKeyVersion = "mpiwrap-hostlib-v1"
+// cacheKeyVersion changes whenever the injection format or the meaning of
+// the stored ABI report changes, so old per-node caches are not reused by
+// a newer mpiwrap. v2: optional items that fail the image are dropped, and
+// only what the command loads refuses a launch (decide.go).
+const cacheKeyVersion = "mpiwrap-hostlib-v2"
 
 // FileIdentity identifies one version of a host file cheaply.
 type FileIdentity struct {

@@ -3,7 +3,6 @@ package hostlib
 import (
 	"fmt"
 	"path"
-	"slices"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/abi"
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
@@ -74,6 +73,8 @@ type CacheEntry struct {
 // ld.so.cache, and the ABI report. It reads files but changes nothing.
 // An error means something could not be read; an ABI refusal is
 // reported in Injection.ABI instead, so that `check` can show it.
+// Optional items that fail the image's checks are left out of
+// everything but Injection.ABI.Dropped (see decide.go).
 func Build(res *profile.Resolution, opts Options) (*Injection, error) {
 	host := elfdeps.Root(opts.HostRoot)
 	if opts.HostRoot == "" {
@@ -83,15 +84,20 @@ func Build(res *profile.Resolution, opts Options) (*Injection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect image: %w", err)
 	}
-	inj := &Injection{InjectDir: res.InjectDir, Binds: []Bind{}, Links: res.Links, Devices: res.Devices, Env: res.Env}
-	for _, f := range res.Files {
+	d, err := decide(res, host, image)
+	if err != nil {
+		return nil, err
+	}
+	kept := d.kept
+	inj := &Injection{InjectDir: res.InjectDir, Binds: []Bind{}, Links: kept.Links, Devices: res.Devices, Env: res.Env}
+	for _, f := range kept.Files {
 		inj.Binds = append(inj.Binds, Bind{Source: f.Real, Dest: f.Dest, Kind: f.Kind})
 	}
 	if inj.ImageConfDirs, err = ReadLdSoConf(image.Root, "/etc/ld.so.conf"); err != nil {
 		return nil, err
 	}
 	inj.LdSoConf = string(GenerateLdSoConf(res.InjectDir, inj.ImageConfDirs))
-	injected, err := InjectedEntries(res, host)
+	injected, err := InjectedEntries(kept, host)
 	if err != nil {
 		return nil, err
 	}
@@ -103,61 +109,27 @@ func Build(res *profile.Resolution, opts Options) (*Injection, error) {
 	for _, e := range merged.Entries {
 		inj.CacheEntries = append(inj.CacheEntries, CacheEntry{Entry: e, Injected: path.Dir(e.Value) == res.InjectDir})
 	}
-	if inj.ABI, err = CheckABI(res, host, image, opts.Binaries); err != nil {
+	if inj.ABI, err = d.report(image, merged, opts.Binaries); err != nil {
 		return nil, err
 	}
 	return inj, nil
 }
 
 // CheckABI runs the three ABI checks of package abi for a resolution
-// against an image.
+// against an image, after dropping the optional items that fail it, as
+// Build does.
 func CheckABI(res *profile.Resolution, host elfdeps.Root, image *elfdeps.Resolver, binaries []string) (abi.Report, error) {
-	rep := abi.Report{MPI: []abi.MPIResult{}}
-	for _, spec := range res.ABI {
-		ms := abi.MPISpec{Profile: spec.Profile, Family: spec.Family, Policy: spec.Policy}
-		for _, l := range spec.Libraries {
-			ms.Host = append(ms.Host, abi.HostLib{Soname: l.Soname, Real: l.Real})
-		}
-		r, err := abi.CheckMPI(ms, image)
-		if err != nil {
-			return rep, err
-		}
-		rep.MPI = append(rep.MPI, r)
-	}
-	injected, replaced, err := injectedObjects(res, host)
+	d, err := decide(res, host, image)
 	if err != nil {
-		return rep, err
+		return abi.Report{}, err
 	}
-	if rep.Base, err = abi.CheckBaseLibraries(injected, image); err != nil {
-		return rep, err
+	injected, err := InjectedEntries(d.kept, host)
+	if err != nil {
+		return abi.Report{}, err
 	}
-	rep.Symbols, err = abi.CheckSymbols(abi.SymbolCheck{Binaries: binaries, Image: image, Host: host, Replaced: replaced})
-	return rep, err
-}
-
-// injectedObjects reads every injected library once and lists the
-// names under which each replaces an image library.
-func injectedObjects(res *profile.Resolution, host elfdeps.Root) ([]abi.Injected, []abi.Replacement, error) {
-	var inj []abi.Injected
-	var rep []abi.Replacement
-	realOf := map[string]string{}
-	for _, f := range res.Libraries() {
-		o, err := elfdeps.ReadObject(host, f.Real)
-		if err != nil {
-			return nil, nil, fmt.Errorf("check ABI: %w", err)
-		}
-		o.Path = f.Source
-		inj = append(inj, abi.Injected{Object: o, Path: f.Source, Profile: f.Profile, Explicit: f.NeededBy == ""})
-		if path.Dir(f.Dest) == res.InjectDir {
-			realOf[path.Base(f.Dest)] = f.Real
-			rep = append(rep, abi.Replacement{Soname: path.Base(f.Dest), HostPath: f.Real})
-		}
+	merged, _, err := MergedCache(injected, image.Cache, "")
+	if err != nil {
+		return abi.Report{}, err
 	}
-	for _, l := range res.Links {
-		if r, ok := realOf[l.Target]; ok && path.Dir(l.Path) == res.InjectDir {
-			rep = append(rep, abi.Replacement{Soname: path.Base(l.Path), HostPath: r})
-		}
-	}
-	slices.SortFunc(rep, func(a, b abi.Replacement) int { return ldcache.LibCmp(a.Soname, b.Soname) })
-	return inj, rep, nil
+	return d.report(image, merged, binaries)
 }

@@ -3,6 +3,7 @@ package hostlib
 import (
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"text/tabwriter"
 
@@ -64,8 +65,14 @@ func renderABI(w io.Writer, r *abi.Report) error {
 	for _, m := range r.Base.Messages {
 		fmt.Fprintf(tw, "  base\t%s\t%s\n", r.Base.Verdict, m)
 	}
+	for _, u := range r.Base.Unloaded {
+		fmt.Fprintf(tw, "  not loaded %s\tnote\t%s\n", path.Base(u.Path), u.Message)
+	}
 	for _, s := range r.Symbols {
 		fmt.Fprintf(tw, "  symbols %s\t%s\t%s\n", s.Soname, s.Verdict, s.Message)
+	}
+	for _, d := range r.Dropped {
+		fmt.Fprintf(tw, "  optional item %s\tdropped\t%s\n", d.Pos, d.Message)
 	}
 	verdict := "launch allowed"
 	if err := r.Err(); err != nil {

@@ -24,6 +24,41 @@ type Report struct {
 	MPI     []MPIResult    `json:"mpi"`
 	Base    BaseResult     `json:"base_libraries"`
 	Symbols []SymbolResult `json:"symbols"`
+	// Dropped are the optional profile items left out because their
+	// closure fails this image's checks; the other checks are of what
+	// is injected without them.
+	Dropped []DroppedItem `json:"dropped,omitempty"`
+}
+
+// DroppedItem is an optional ([[library]] or [[binary]] with required
+// = false) profile item that is not injected into this image.
+type DroppedItem struct {
+	Profile string `json:"profile"`
+	// Item names it as messages do: "binary lstopo-no-graphics".
+	Item string `json:"item"`
+	// Pos is "file:line" of the item.
+	Pos string `json:"pos"`
+	// Files are the container paths left out: the item's own files and
+	// the closure members no kept item needs.
+	Files []string `json:"files"`
+	// Lack is the first failure found in the item's closure.
+	Lack Lack `json:"lack"`
+	// Message is the note: "hostlib: dropped optional item … because …".
+	Message string `json:"message"`
+}
+
+// Notes lists what a user may want to know but does not stop a launch:
+// the dropped optional items, then the injected libraries the command
+// will not load that need what the image lacks.
+func (r *Report) Notes() []string {
+	var out []string
+	for _, d := range r.Dropped {
+		out = append(out, d.Message)
+	}
+	for _, u := range r.Base.Unloaded {
+		out = append(out, u.Message)
+	}
+	return out
 }
 
 // Refused reports whether any check refuses the launch.

@@ -29,15 +29,33 @@ type Resolver struct {
 	Platform string
 	// Exclude, when set, names DT_NEEDED entries a closure must not follow.
 	Exclude func(name string) bool
+	// Overlay stands for files bound over the root, as a container will
+	// have them: a path inside the root -> the file that will be there.
+	// Read takes such a path from the overlay, never from the root.
+	Overlay map[string]OverlayFile
 	// objects memoizes ReadObject by path; copies of a Resolver share it.
 	// NewResolver sets it; a zero Resolver reads every time. Not safe for
 	// concurrent use.
 	objects *map[string]*Object
 }
 
+// OverlayFile is a file of another root that a Resolver sees at some
+// path of its own (see Resolver.Overlay).
+type OverlayFile struct {
+	// Root and Path locate the file.
+	Root Root
+	Path string
+	// Real is the path inside the Resolver's root that the object is
+	// known by once links are followed (a link and its target share it).
+	Real string
+}
+
 // Read is ReadObject through the memo. The object may be shared with
 // other callers: do not modify it.
 func (r *Resolver) Read(path string) (*Object, error) {
+	if f, ok := r.Overlay[path]; ok {
+		return r.readOverlay(path, f)
+	}
 	if r.objects == nil {
 		return ReadObject(r.Root, path)
 	}
@@ -49,6 +67,29 @@ func (r *Resolver) Read(path string) (*Object, error) {
 		return nil, err
 	}
 	(*r.objects)[path] = o
+	return o, nil
+}
+
+// readOverlay reads an overlay file, memoized apart from the root's own
+// files of the same path.
+func (r *Resolver) readOverlay(path string, f OverlayFile) (*Object, error) {
+	key := "\x00overlay\x00" + string(f.Root) + "\x00" + f.Path + "\x00" + path
+	if r.objects != nil {
+		if o, ok := (*r.objects)[key]; ok {
+			return o, nil
+		}
+	}
+	o, err := ReadObject(f.Root, f.Path)
+	if err != nil {
+		return nil, err
+	}
+	o.Path, o.Real = path, f.Real
+	if o.Real == "" {
+		o.Real = path
+	}
+	if r.objects != nil {
+		(*r.objects)[key] = o
+	}
 	return o, nil
 }
 

@@ -52,13 +52,31 @@ type Set struct {
 	overridden map[string][]string
 	defaults   []string
 	fromFiles  []string
+	// broken are the user-level files that could not be loaded; they
+	// fail only a selection they could be part of (see Select).
+	broken []brokenFile
+	// warnings say what loading skipped.
+	warnings []string
+}
+
+// brokenFile is a user-level profile file that failed to load.
+type brokenFile struct {
+	// name is the profile it would define, "" when its file name is no
+	// valid profile name (it could then be meant for any).
+	name string
+	err  error
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Load reads every profile from roots, in precedence order, and the site
-// default file. Any invalid file is an error: a site must not run with a
-// profile silently ignored.
+// default file. An invalid built-in, site-level or --profile-file file,
+// an unreadable site directory and an invalid site file are errors: a
+// site must not run with a profile silently ignored. The user's level is
+// the user's own business and is forgiving: an unreadable UserDir is
+// skipped, and a file there that can't be read or parsed defines no
+// profile and fails only a Select that could need it; both are listed
+// by Warnings.
 func Load(roots Roots) (*Set, error) {
 	s := &Set{profiles: map[string]*Profile{}, overridden: map[string][]string{}}
 	if !roots.NoBuiltin {
@@ -74,13 +92,14 @@ func Load(roots Roots) (*Set, error) {
 			return nil, err
 		}
 	}
-	for _, dir := range []string{roots.SiteDir, roots.UserDir} {
-		if err := s.loadDir(dir); err != nil {
-			return nil, err
-		}
+	if err := s.loadDir(roots.SiteDir, false); err != nil {
+		return nil, err
+	}
+	if err := s.loadDir(roots.UserDir, true); err != nil {
+		return nil, err
 	}
 	for _, f := range roots.Files {
-		if err := s.loadFile(f); err != nil {
+		if err := s.loadFile(f, "load profile file"); err != nil {
 			return nil, err
 		}
 		s.fromFiles = append(s.fromFiles, profileName(f))
@@ -88,14 +107,57 @@ func Load(roots Roots) (*Set, error) {
 	return s, s.loadSiteConfig(roots.SiteConfig)
 }
 
-func (s *Set) loadDir(dir string) error {
+// loadDir loads the *.toml files of a profile directory in name order; a
+// directory that does not exist holds none. At the user's level (user)
+// an unreadable directory is skipped and broken files are set aside.
+func (s *Set) loadDir(dir string, user bool) error {
 	if dir == "" {
 		return nil
 	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return s.loadFS(os.DirFS(dir), ".", dir+"/")
+	if err != nil {
+		reason := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			reason = pe.Err
+		}
+		if user {
+			s.warnings = append(s.warnings, fmt.Sprintf("skipped the user profile directory %s: %v", dir, reason))
+			return nil
+		}
+		return fmt.Errorf("load profiles from %s: %w", dir, reason)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".toml") {
+			continue
+		}
+		source := filepath.Join(dir, e.Name())
+		err := s.loadFile(source, "load profile")
+		if err == nil || !user {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		name := profileName(source)
+		if !nameRE.MatchString(name) {
+			name = ""
+		}
+		s.broken = append(s.broken, brokenFile{name: name, err: err})
+		s.warnings = append(s.warnings, fmt.Sprintf("skipped a broken user profile file (a run that selects %s fails): %v", brokenScope(name), err))
+	}
+	return nil
+}
+
+// brokenScope names what a broken file could define.
+func brokenScope(name string) string {
+	if name == "" {
+		return "any profile"
+	}
+	return "profile " + name
 }
 
 // loadFS loads the *.toml files of one directory in name order.
@@ -119,10 +181,10 @@ func (s *Set) loadFS(fsys fs.FS, dir, prefix string) error {
 	return nil
 }
 
-func (s *Set) loadFile(path string) error {
+func (s *Set) loadFile(path, what string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("load profile file: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return s.add(path, data)
 }
@@ -162,6 +224,21 @@ func (s *Set) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Warnings says what Load skipped at the user's level: an unreadable
+// directory, broken files (each error names file:line where it can).
+func (s *Set) Warnings() []string { return slices.Clone(s.warnings) }
+
+// brokenFor returns the error of a broken user-level file that could
+// define name, or nil.
+func (s *Set) brokenFor(name string) error {
+	for _, b := range s.broken {
+		if b.name == name {
+			return b.err
+		}
+	}
+	return nil
 }
 
 // Defaults returns the site's default profiles, in the site file's order.

@@ -90,6 +90,24 @@ type ABILibrary struct {
 	Dest   string `json:"dest"`
 }
 
+// ResolvedItem is one [[library]] or [[binary]] item and the files it
+// named (not their closures), so that decisions about a whole item can
+// be made later: an optional item whose closure fails an image's ABI
+// checks is dropped whole (see hostlib.Build).
+type ResolvedItem struct {
+	Profile string `json:"profile"`
+	// Kind is KindLibrary or KindBinary.
+	Kind string `json:"kind"`
+	// Label is how messages name it: "binary lstopo-no-graphics".
+	Label string `json:"label"`
+	// Pos is "file:line" of the item.
+	Pos      string `json:"pos"`
+	Required bool   `json:"required"`
+	// Dests are the container paths (File.Dest) of the files found for
+	// it, in the order found; empty when nothing was found.
+	Dests []string `json:"dests"`
+}
+
 // ProfileRef names a profile that took part.
 type ProfileRef struct {
 	Name        string `json:"name"`
@@ -111,6 +129,8 @@ type Resolution struct {
 	ABI       []ABISpec    `json:"abi"`
 	Missing   []Missing    `json:"missing"`
 	Conflicts []Conflict   `json:"conflicts"`
+	// Items are the library and binary items, in profile order.
+	Items []ResolvedItem `json:"items"`
 }
 
 // Err returns an error naming every required item that is missing, or

@@ -46,8 +46,9 @@ func (b *builder) library(p *Profile, r *elfdeps.Resolver, l Library) error {
 		dest, _ = b.expand(l.Dest)
 	}
 	label := "library " + strings.Join(l.Candidates, " | ")
+	item := b.item(p, KindLibrary, label, l.Item)
 	for _, f := range all {
-		b.addLibrary(p.Name, label, f.obj, dest, f.name, "", nil)
+		item.Dests = appendNew(item.Dests, b.addLibrary(p.Name, label, f.obj, dest, f.name, "", nil))
 		if l.Closure {
 			if err := b.closure(p, r, label, f.obj.Path, l.Required); err != nil {
 				return err
@@ -152,13 +153,13 @@ func (b *builder) closure(p *Profile, r *elfdeps.Resolver, label, objPath string
 	return nil
 }
 
-// addLibrary records a library asked for under name in dir. In the
-// injected directory the file is named by its DT_SONAME and every other
-// name becomes a link to it: ldconfig then indexes both (a link whose
-// target is named by the soname keeps its own name as a cache key, the
-// rule that gives "libfoo.so" entries). Elsewhere (plugin directories
-// loaded by path) the file keeps name.
-func (b *builder) addLibrary(profile, item string, o *elfdeps.Object, dir, name, neededBy string, aliases []string) {
+// addLibrary records a library asked for under name in dir and returns
+// its container path. In the injected directory the file is named by its
+// DT_SONAME and every other name becomes a link to it: ldconfig then
+// indexes both (a link whose target is named by the soname keeps its own
+// name as a cache key, the rule that gives "libfoo.so" entries).
+// Elsewhere (plugin directories loaded by path) the file keeps name.
+func (b *builder) addLibrary(profile, item string, o *elfdeps.Object, dir, name, neededBy string, aliases []string) string {
 	primary := name
 	if dir == b.inject && o.Soname != "" && !strings.ContainsAny(o.Soname, "/") {
 		primary = o.Soname
@@ -167,13 +168,14 @@ func (b *builder) addLibrary(profile, item string, o *elfdeps.Object, dir, name,
 	f := File{Kind: KindLibrary, Source: o.Path, Real: o.Real, Dest: dir + "/" + primary,
 		Profile: profile, Item: item, NeededBy: neededBy, Soname: o.Soname}
 	if !b.addFile(f) || dir != b.inject {
-		return
+		return f.Dest
 	}
 	for _, a := range aliases {
 		if a != "" && a != primary && !strings.Contains(a, "/") {
 			b.addLink(dir+"/"+a, primary)
 		}
 	}
+	return f.Dest
 }
 
 // addFile records f unless its Dest is taken; a different file at the

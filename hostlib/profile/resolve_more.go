@@ -13,6 +13,7 @@ import (
 
 func (b *builder) binary(p *Profile, r *elfdeps.Resolver, bin Binary) error {
 	n := 0
+	item := b.item(p, KindBinary, "binary "+strings.Join(bin.Candidates, " | "), bin.Item)
 	for _, c := range bin.Candidates {
 		c, ok := b.expand(c)
 		if !ok {
@@ -32,6 +33,7 @@ func (b *builder) binary(p *Profile, r *elfdeps.Resolver, bin Binary) error {
 		}
 		n++
 		b.res.Files[b.byDest[src]].Kind = KindBinary
+		item.Dests = appendNew(item.Dests, src)
 		if !bin.Closure {
 			continue
 		}
@@ -110,6 +112,20 @@ func (b *builder) abi(p *Profile) {
 	b.res.ABI = append(b.res.ABI, spec)
 }
 
+// item starts the record of a library or binary item's files.
+func (b *builder) item(p *Profile, kind, label string, it Item) *ResolvedItem {
+	b.res.Items = append(b.res.Items, ResolvedItem{Profile: p.Name, Kind: kind, Label: label, Pos: it.Pos,
+		Required: it.Required, Dests: []string{}})
+	return &b.res.Items[len(b.res.Items)-1]
+}
+
+func appendNew(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
 // finish sorts the result into its documented order. Empty lists are
 // [] rather than null in JSON.
 func (b *builder) finish() *Resolution {
@@ -122,7 +138,7 @@ func (b *builder) finish() *Resolution {
 	slices.SortStableFunc(res.Devices, func(x, y Device) int { return strings.Compare(x.Dest, y.Dest) })
 	res.Profiles, res.Files, res.Links = orEmpty(res.Profiles), orEmpty(res.Files), orEmpty(res.Links)
 	res.Devices, res.Env, res.ABI = orEmpty(res.Devices), orEmpty(res.Env), orEmpty(res.ABI)
-	res.Missing, res.Conflicts = orEmpty(res.Missing), orEmpty(res.Conflicts)
+	res.Missing, res.Conflicts, res.Items = orEmpty(res.Missing), orEmpty(res.Conflicts), orEmpty(res.Items)
 	return res
 }
 

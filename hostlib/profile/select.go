@@ -47,7 +47,7 @@ func (s *Set) loadSiteConfig(path string) error {
 		}
 	}
 	for _, name := range cfg.Profiles.Default {
-		if _, ok := s.profiles[name]; !ok {
+		if _, ok := s.profiles[name]; !ok && s.brokenFor(name) == nil { // a broken user file fails Select
 			return fmt.Errorf("load site config %s:%d: default profile %q: no such profile; known: %s",
 				path, pos.line("profiles.default", 0), name, strings.Join(s.Names(), ", "))
 		}
@@ -59,9 +59,16 @@ func (s *Set) loadSiteConfig(path string) error {
 // Select returns the profiles of a run: the site defaults, then add, in
 // order and without repeats, minus drop. A drop entry "all" removes every
 // site default (profiles named in add stay). Unknown names are errors.
+//
+// A broken user-level file (see Load) is an error when the selection
+// could need it: when it would define a selected profile (its file name
+// without .toml is the profile's name), or, when its file name is no
+// valid profile name, for any selection that is not empty. Otherwise it
+// is only one of the Warnings. Dropping a profile that only a broken
+// file defines is not an error.
 func (s *Set) Select(add, drop []string) ([]*Profile, error) {
 	for _, n := range append(slices.Clone(add), drop...) {
-		if _, ok := s.profiles[n]; !ok && n != "all" {
+		if _, ok := s.profiles[n]; !ok && n != "all" && s.brokenFor(n) == nil {
 			return nil, fmt.Errorf("select profile %q: no such profile; known: %s", n, strings.Join(s.Names(), ", "))
 		}
 	}
@@ -72,11 +79,27 @@ func (s *Set) Select(add, drop []string) ([]*Profile, error) {
 	names = dedupe(append(slices.Clone(names), add...))
 	var out []*Profile
 	for _, n := range names {
-		if !slices.Contains(drop, n) {
-			out = append(out, s.profiles[n])
+		if slices.Contains(drop, n) {
+			continue
 		}
+		if err := s.brokenFor(n); err != nil {
+			return nil, fmt.Errorf("select profile %q: %w", n, err)
+		}
+		out = append(out, s.profiles[n])
+	}
+	if err := s.brokenFor(""); err != nil && len(out) > 0 {
+		return nil, fmt.Errorf("select profiles %s: %w; fix or remove that file: its name is no profile name, so it may be meant for any of them",
+			strings.Join(selectedNames(out), ","), err)
 	}
 	return out, nil
+}
+
+func selectedNames(ps []*Profile) []string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return names
 }
 
 func dedupe(names []string) []string {

@@ -53,6 +53,9 @@ func (p *Plan) Describe(w io.Writer, prefix string) {
 				verdict = "refused: " + err.Error()
 			}
 			line("ABI check: %s", verdict)
+			for _, n := range in.Report.Notes() {
+				line("ABI note: %s", strings.TrimPrefix(n, "hostlib: "))
+			}
 		}
 	}
 	line("PMI: %s: %s", p.PMIMode, p.PMIWhy)

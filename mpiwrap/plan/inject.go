@@ -40,6 +40,11 @@ type Injection struct {
 	Built *hostlib.Injection `json:"built,omitempty"`
 
 	confFile, cacheFile string // the entry's files on the host
+	// mounts are where planInjectMounts put its mounts in Plan.Mounts
+	// (first index and count), so that dropped items can be taken out.
+	mounts [2]int
+	// dropsApplied says the report's dropped items are out of the mounts.
+	dropsApplied bool
 }
 
 // Refused is the ABI verdict: a launch that must not happen.
@@ -103,22 +108,28 @@ func boolKeys[V any](m map[string]V) map[string]bool {
 	return out
 }
 
-// selectProfiles loads every profile and picks this run's.
-func selectProfiles(spec *Spec, getenv func(string) string) ([]*profile.Profile, error) {
+// selectProfiles loads every profile and picks this run's. What loading
+// skipped (an unreadable user directory, broken user files the run does
+// not select) comes back as warnings.
+func selectProfiles(spec *Spec, getenv func(string) string) ([]*profile.Profile, []string, error) {
 	roots := profile.DefaultRoots(getenv)
 	roots.Files = spec.ProfileFiles
 	set, err := profile.Load(roots)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return set.Select(spec.Profiles, spec.NoProfile)
+	profiles, err := set.Select(spec.Profiles, spec.NoProfile)
+	return profiles, set.Warnings(), err
 }
 
 // planInject resolves the run's profiles on this host and plans their
 // mounts; the ld.so configuration comes from the node cache (see
 // ldcache.go).
 func (p *Plan) planInject(spec *Spec, h *Host) error {
-	profiles, err := selectProfiles(spec, h.Getenv)
+	profiles, warnings, err := selectProfiles(spec, h.Getenv)
+	for _, w := range warnings {
+		p.notef("warning: %s", w)
+	}
 	if err != nil || len(profiles) == 0 {
 		return err
 	}
@@ -154,6 +165,48 @@ func (p *Plan) planInject(spec *Spec, h *Host) error {
 // planInjectMounts adds the farm, the host directory binds and the binds of
 // files that go elsewhere (plugin directories, binaries, configuration).
 func (p *Plan) planInjectMounts(res *profile.Resolution) error {
+	mounts, notes, err := p.injectMounts(res)
+	if err != nil {
+		return err
+	}
+	p.Inject.mounts = [2]int{len(p.Mounts), len(mounts)}
+	p.Mounts = append(p.Mounts, mounts...)
+	p.Notes = append(p.Notes, notes...)
+	return nil
+}
+
+// applyDropped takes the files of the optional items that the ABI report
+// dropped out of the injection's mounts, once: the plan then mounts what
+// the ld.so cache entry was built for. A directory image's mount points
+// are looked at again.
+func (p *Plan) applyDropped() error {
+	in := p.Inject
+	if in == nil || in.Report == nil || len(in.Report.Dropped) == 0 || in.dropsApplied {
+		return nil
+	}
+	mounts, _, err := p.injectMounts(hostlib.WithoutDropped(in.Resolution, in.Report.Dropped))
+	if err != nil {
+		return err
+	}
+	at, n := in.mounts[0], in.mounts[1]
+	if at+n > len(p.Mounts) {
+		return fmt.Errorf("plan: the injection's mounts moved; can't leave out the dropped items")
+	}
+	p.Mounts = slices.Replace(p.Mounts, at, at+n, mounts...)
+	in.mounts[1] = len(mounts)
+	in.dropsApplied = true
+	if p.Image.Kind == ImageDir {
+		p.Overlay, p.OverlayWhy = false, ""
+		p.planOverlay()
+	}
+	return nil
+}
+
+// injectMounts are the mounts of a resolution, with notes about devices
+// the /dev bind already shows.
+func (p *Plan) injectMounts(res *profile.Resolution) ([]Mount, []string, error) {
+	var mounts []Mount
+	var notes []string
 	farm := &Farm{Stage: "inject"}
 	hostDirs := map[string]bool{}
 	libs := map[string]string{}
@@ -177,30 +230,30 @@ func (p *Plan) planInjectMounts(res *profile.Resolution) error {
 	}
 	for _, l := range res.Links {
 		if !strings.HasPrefix(l.Path, InjectRoot+"/") {
-			return fmt.Errorf("profile link %s is outside %s: mpiwrap makes links only there", l.Path, InjectRoot)
+			return nil, nil, fmt.Errorf("profile link %s is outside %s: mpiwrap makes links only there", l.Path, InjectRoot)
 		}
 		farm.Links = append(farm.Links, [2]string{strings.TrimPrefix(l.Path, InjectRoot+"/"), l.Target})
 	}
 	hosts := sortedKeys(hostDirs)
 	farm.Dirs = farmDirs(farm.Links, hosts)
-	p.Mounts = append(p.Mounts, Mount{Dst: InjectRoot, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: farm,
+	mounts = append(mounts, Mount{Dst: InjectRoot, Dir: true, ReadOnly: true, NoSuidDev: true, Farm: farm,
 		Why: "injected host stacks (profiles " + strings.Join(p.Inject.Profiles, ",") + ")"})
 	for _, d := range hosts {
-		p.Mounts = append(p.Mounts, Mount{Src: d, Dst: HostView + d, Dir: true, ReadOnly: true, NoSuidDev: true,
+		mounts = append(mounts, Mount{Src: d, Dst: HostView + d, Dir: true, ReadOnly: true, NoSuidDev: true,
 			Why: "host directory of injected files"})
 	}
 	farms, direct := pluginFarms(direct, libs, res.Multiarch)
-	p.Mounts = append(p.Mounts, farms...)
-	p.Mounts = append(p.Mounts, direct...)
+	mounts = append(mounts, farms...)
+	mounts = append(mounts, direct...)
 	for _, d := range res.Devices {
 		if d.Source == d.Dest && p.covered(d.Dest) {
-			p.notef("device %s (profile %s) is visible through the /dev bind", d.Dest, d.Profile)
+			notes = append(notes, fmt.Sprintf("device %s (profile %s) is visible through the /dev bind", d.Dest, d.Profile))
 			continue
 		}
 		// A device must keep working: no nodev here.
-		p.Mounts = append(p.Mounts, Mount{Src: d.Source, Dst: d.Dest, Why: "device of profile " + d.Profile})
+		mounts = append(mounts, Mount{Src: d.Source, Dst: d.Dest, Why: "device of profile " + d.Profile})
 	}
-	return nil
+	return mounts, notes, nil
 }
 
 // farmDirs are the directories of the injected tree, parents first: those

@@ -93,6 +93,9 @@ func (p *Plan) planLdCache(cache NodeCache) error {
 	case e.Report != nil:
 		in.LdCache, in.Report = LdCacheReused, e.Report
 		p.Warnings = append(p.Warnings, e.Report.Warnings()...)
+		if err := p.applyDropped(); err != nil {
+			return err
+		}
 		p.bindLdCache()
 	case p.Image.Kind != ImageDir:
 		// A bind source must be in the container's namespace: the files
@@ -135,6 +138,10 @@ func (in *Injection) InsideFiles() (conf, cache string) {
 // entry: it was built (state LdCacheBuilt) or found built meanwhile
 // (LdCacheReused), with this ABI verdict. A pending entry is bound inside
 // the container by the runtime; the plan lists the binds for the record.
+// A missing entry's optional items that the verdict dropped are taken out
+// of the mounts, which the runtime has not made yet; a pending entry's
+// container exists already, so there they stay bound but are not in the
+// ld.so cache.
 func (p *Plan) RecordLdCache(state LdCacheState, rep *abi.Report, built *hostlib.Injection) {
 	in := p.Inject
 	wasPending := in.LdCache == LdCachePending
@@ -142,6 +149,10 @@ func (p *Plan) RecordLdCache(state LdCacheState, rep *abi.Report, built *hostlib
 	p.Warnings = append(p.Warnings, rep.Warnings()...)
 	if wasPending {
 		p.bindLdCache()
+		return
+	}
+	if err := p.applyDropped(); err != nil {
+		p.Warnings = append(p.Warnings, err.Error())
 	}
 }
 
@@ -158,7 +169,7 @@ func (p *Plan) PreviewLdCache() error {
 		return err
 	}
 	in.Built, in.Report = inj, &inj.ABI
-	return nil
+	return p.applyDropped()
 }
 
 // BuildInjection computes a directory image's injection: the container's
