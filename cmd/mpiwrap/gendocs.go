@@ -64,10 +64,10 @@ func genDocs(root *cobra.Command, out, profilePage string) error {
 	if err := doc.GenManTree(root, header, man1); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
+	if err := fixPages(man1, profilePage != ""); err != nil {
+		return err
+	}
 	if profilePage != "" {
-		if err := seeAlsoProfile5(man1); err != nil {
-			return err
-		}
 		src, err := os.ReadFile(profilePage)
 		if err != nil {
 			return err
@@ -115,32 +115,41 @@ func docDate() (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// seeAlsoProfile5 adds mpiwrap-profile(5) to the SEE ALSO section of the
-// pages of commands that take profiles: those with a --profile or
-// --profile-file flag.
-func seeAlsoProfile5(dir string) error {
+// fixPages edits cobra's pages in dir: the NAME line gets the \- that
+// groff_man(7) asks for (cobra's markdown loses it), and, with
+// profile5, the pages of commands that take profiles (a --profile or
+// --profile-file flag) get mpiwrap-profile(5) in SEE ALSO.
+func fixPages(dir string, profile5 bool) error {
 	pages, err := filepath.Glob(filepath.Join(dir, "*.1"))
 	if err != nil {
 		return err
 	}
-	const section = ".SH SEE ALSO\n"
+	const name, seeAlso = ".SH NAME\n", ".SH SEE ALSO\n"
 	for _, p := range pages {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		if !bytes.Contains(b, []byte(`\fB--profile`)) {
-			continue
+		if i := bytes.Index(b, []byte(name)); i >= 0 {
+			line := b[i+len(name):]
+			if j := bytes.IndexByte(line, '\n'); j >= 0 {
+				line = line[:j]
+			}
+			if k := bytes.Index(line, []byte(" - ")); k >= 0 {
+				at := i + len(name) + k
+				b = append(b[:at:at], append([]byte(` \- `), b[at+3:]...)...)
+			}
 		}
-		ref := `\fBmpiwrap-profile(5)\fP`
-		i := bytes.Index(b, []byte(section))
-		if i < 0 {
-			b = append(b, "\n"+section+ref+"\n"...)
-		} else {
-			// cobra writes the section last: one line of comma-separated
-			// references.
-			rest := strings.TrimRight(string(b[i+len(section):]), "\n")
-			b = append(b[:i+len(section)], rest+", "+ref+"\n"...)
+		if profile5 && bytes.Contains(b, []byte(`\fB--profile`)) {
+			ref := `\fBmpiwrap-profile(5)\fP`
+			if i := bytes.Index(b, []byte(seeAlso)); i < 0 {
+				b = append(b, "\n"+seeAlso+ref+"\n"...)
+			} else {
+				// cobra writes the section last: one line of
+				// comma-separated references.
+				rest := strings.TrimRight(string(b[i+len(seeAlso):]), "\n")
+				b = append(b[:i+len(seeAlso)], rest+", "+ref+"\n"...)
+			}
 		}
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return err
