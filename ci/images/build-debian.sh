@@ -24,7 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 progs=$here/../progs
 cache=${MPIWRAP_CI_CACHE:-/var/cache/mpiwrap-ci}
 images=${MPIWRAP_CI_IMAGES:-$cache/images}
-mirror=${MPIWRAP_CI_MIRROR:-http://deb.debian.org/debian}
+# The mirror this machine's apt uses for Debian (apt-mirror.sh), unless set.
+mirror=${MPIWRAP_CI_MIRROR:-$("$here"/apt-mirror.sh)}
 dest=$images/$suite
 sqfs=$images/$suite.sqfs
 stampname=.mpiwrap-ci-stamp
