@@ -17,7 +17,12 @@
 //     library needs (.gnu.version_r) from libraries it does not bring
 //     along (libc.so.6, libm.so.6, libstdc++.so.6, libgcc_s.so.1, …) and
 //     checks that the image's copies define them (.gnu.version_d), as
-//     ld.so does at load time. It refuses with a message such as
+//     ld.so does at load time. Only what the libraries the command will
+//     load lack refuses: the caller marks the others Injected.Unloaded,
+//     and what they lack becomes a note (BaseResult.Unloaded).
+//     [BaseImage.Lacks] answers for one library, telling a base library
+//     the image has none of from a version its copy lacks. It refuses
+//     with a message such as
 //     "hostlib: /lib/x86_64-linux-gnu/libmpich.so.12 needs GLIBC_2.34 but
 //     the image's libc.so.6 provides up to GLIBC_2.31; use an image with
 //     glibc >= 2.34 or drop profile mpich".

@@ -24,6 +24,31 @@
 // --profile names and removes --no-profile ones. Other tables of that file
 // belong to other parts of mpiwrap and are ignored here.
 //
+// # Broken and unreadable files
+//
+// The built-in profiles, Roots.SiteDir, Roots.SiteConfig and Roots.Files
+// belong to the site or to the command line: a directory there that
+// can't be read, or a file that can't be read or parsed, fails [Load]
+// with the directory and the reason, or with file:line and the key.
+//
+// Roots.UserDir is the user's own, and one mistake there must not stop
+// every run:
+//
+//   - a UserDir that can't be read (HOME names a directory the user
+//     can't read, as when a launcher started by another user hands the
+//     ranks its own HOME) is skipped;
+//   - a file in it that can't be read or parsed defines no profile. It
+//     fails only a selection that could need it: [Set.Select] returns
+//     its error (file:line where there is one) when the selection, site
+//     defaults included, holds the profile named like the file, even
+//     where a built-in or site profile of that name exists, since the
+//     file would have replaced it; and, for a file whose name is no
+//     valid profile name (it could be meant for any), when the
+//     selection holds any profile at all. A run that selects other
+//     profiles, none (--no-profile), or drops that one goes on.
+//
+// Both are listed by [Set.Warnings], which mpiwrap prints under -v.
+//
 // # Format
 //
 //	description = "Host MPICH (MPICH ABI, libmpi.so.12)"
