@@ -189,7 +189,7 @@ func (p *Plan) applyDropped() error {
 		return err
 	}
 	at, n := in.mounts[0], in.mounts[1]
-	if at+n > len(p.Mounts) {
+	if at+n > len(p.Mounts) || n == 0 || p.Mounts[at].Dst != InjectRoot || p.Mounts[at].Farm == nil {
 		return fmt.Errorf("plan: the injection's mounts moved; can't leave out the dropped items")
 	}
 	p.Mounts = slices.Replace(p.Mounts, at, at+n, mounts...)
