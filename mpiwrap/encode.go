@@ -88,6 +88,9 @@ func encodeSetup(ops *nsexec.Plan, p *plan.Plan, rank string, verbose bool, fuse
 
 // encodeCommand encodes the steps that start the rank's command inside.
 func encodeCommand(ops *nsexec.Plan, p *plan.Plan) {
+	if p.NoNet { // per rank: the ranks of a node meet through shared memory
+		ops.NetNone()
+	}
 	ops.Chdir(p.Cwd)
 	ops.Exec(p.Image.Path, p.Argv, p.Env.Vars)
 }

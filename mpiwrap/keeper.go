@@ -16,6 +16,7 @@ import (
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
+	"github.com/mpiwrap/mpiwrap/netinject"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
@@ -82,7 +83,7 @@ func (k *keeper) build() string {
 		return err.Error()
 	}
 	h := plan.NewHost(os.Environ(), cwd)
-	h.NodeCache = nodeCache{}
+	h.NodeCache, h.Network = nodeCache{}, netinject.Node{}
 	if k.leader, err = plan.New(spec, h); err != nil {
 		return err.Error()
 	}
@@ -356,7 +357,7 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	if plan.MountInputs(spec, req.env, req.cwd) != k.inputs {
 		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.leader.RankLabel())), nil
 	}
-	env, err := plan.RankEnv(rankEnv, spec, k.leader.ProfileEnv)
+	env, err := plan.RankEnv(rankEnv, spec, k.leader.ProfileEnv, k.leader.HintEnv())
 	if err != nil {
 		return repError, []byte(err.Error()), nil
 	}
@@ -392,7 +393,7 @@ func (k *keeper) proxiedPlan(spec *plan.Spec, req *request, rank, size int, stat
 			env[i] = "PMI_FD=@"
 		}
 	}
-	renv, err := plan.RankEnv(env, spec, k.leader.ProfileEnv)
+	renv, err := plan.RankEnv(env, spec, k.leader.ProfileEnv, k.leader.HintEnv())
 	if err != nil {
 		return repError, []byte(err.Error())
 	}

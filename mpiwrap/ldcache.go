@@ -13,6 +13,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
+	"github.com/mpiwrap/mpiwrap/netinject"
 )
 
 // The node cache as planning reads it.
@@ -23,11 +24,12 @@ func (nodeCache) LdCacheEntry(key string) (plan.LdCacheEntry, error) {
 	return plan.LdCacheEntry{Dir: e.Dir, Conf: e.Conf, Cache: e.Cache, Report: e.Report}, err
 }
 
-// CurrentHost is this process's host facts, with the node cache to read.
+// CurrentHost is this process's host facts, with the node cache and the
+// network to read.
 func CurrentHost() (*plan.Host, error) {
 	h, err := plan.CurrentHost()
 	if err == nil {
-		h.NodeCache = nodeCache{}
+		h.NodeCache, h.Network = nodeCache{}, netinject.Node{}
 	}
 	return h, err
 }

@@ -21,6 +21,8 @@ func (r Report) Render(w io.Writer) error {
 	r.renderRDMA(p)
 	p.line("")
 	r.renderChoice(p)
+	p.line("")
+	r.renderHints(p)
 	if p.err != nil {
 		return fmt.Errorf("netinject: write the report: %w", p.err)
 	}
@@ -102,6 +104,22 @@ func (r Report) renderChoice(p *printer) {
 			chosen = "yes"
 		}
 		p.line("  %s\t%s\t%s\t%s", a.Kind, a.Name, chosen, a.Why)
+	}
+}
+
+func (r Report) renderHints(p *printer) {
+	switch {
+	case r.HintsOff != "":
+		p.line("hints: none (turned off by %s)", r.HintsOff)
+		return
+	case len(r.Hints) == 0:
+		p.line("hints: none (no usable fabric)")
+		return
+	}
+	p.line("hints (set in each rank where neither you nor the site set them):")
+	p.line("  NAME\tVALUE\tWHY")
+	for _, h := range r.Hints {
+		p.line("  %s\t%s\t%s", h.Name, h.Value, h.Why)
 	}
 }
 

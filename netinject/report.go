@@ -15,6 +15,10 @@ type Report struct {
 	Links     []Link       `json:"links"`
 	RDMA      RDMA         `json:"rdma"`
 	Choice    Choice       `json:"choice"`
+	// Hints are the variables a run would set where they are unset;
+	// HintsOff says who turned them off instead.
+	Hints    []Hint `json:"hints"`
+	HintsOff string `json:"hints_off,omitempty"`
 }
 
 // NewReport gathers the facts, the host's addresses and the choice made
@@ -40,6 +44,7 @@ func NewReport(hostname string, hostAddrs []netip.Addr, f Facts, c Choice) Repor
 		r.RDMA.Devices[i].Ports = nonNil(r.RDMA.Devices[i].Ports)
 	}
 	r.Choice.Alternatives = nonNil(slices.Clone(c.Alternatives))
+	r.Hints = nonNil(Hints(c))
 	return r
 }
 

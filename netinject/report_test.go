@@ -70,6 +70,16 @@ alternatives:
   interface  eth1      no      down (not brought up)
   interface  lo        no      loopback: reaches only this node
   interface  veth0     no      has no address other nodes can reach (none, or only link-local)
+
+hints (set in each rank where neither you nor the site set them):
+  NAME                                 VALUE     WHY
+  UCX_NET_DEVICES                      mlx5_0:1  UCX (MPICH ch4:ucx, Open MPI's pml ucx): the node's fabric is rdma, RDMA port mlx5_0:1
+  OMPI_MCA_btl_tcp_if_include          eth0      Open MPI's TCP transport: the node's fabric is rdma, interface eth0
+  OMPI_MCA_oob_tcp_if_include          eth0      Open MPI's and PRRTE's out-of-band channel: the node's fabric is rdma, interface eth0
+  FI_TCP_IFACE                         eth0      libfabric's tcp provider (MPICH ch4:ofi): the node's fabric is rdma, interface eth0
+  MPIR_CVAR_NEMESIS_TCP_NETWORK_IFACE  eth0      MPICH ch3:nemesis TCP: the node's fabric is rdma, interface eth0
+  NCCL_SOCKET_IFNAME                   eth0      NCCL's bootstrap and socket transport: the node's fabric is rdma, interface eth0
+  NCCL_IB_HCA                          mlx5_0:1  NCCL's InfiniBand/RoCE transport: the node's fabric is rdma, RDMA port mlx5_0:1
 `
 
 func TestRenderText(t *testing.T) {

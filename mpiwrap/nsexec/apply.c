@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -111,6 +114,26 @@ static void op_setns(const char *user, const char *mnt)
 	nsx_join(ufd, mfd);
 	close(ufd);
 	close(mfd);
+}
+
+/* op_net_none gives the process a network namespace of its own, owned by
+ * the container's user namespace, with only loopback (up). */
+static void op_net_none(void)
+{
+	struct ifreq ifr;
+	int s;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't make a private network (--net=none): %s", strerror(errno));
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't find loopback in the private network: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		nsx_die(EXIT_MPIWRAP, "can't bring up loopback in the private network: %s", strerror(errno));
+	close(s);
 }
 
 static void op_open(struct state *st, const char *s, const char *path)
@@ -432,6 +455,7 @@ static const uint8_t nargs[OP_MAX] = {
 	[OP_REMOUNT_ROOT] = 1, [OP_DETACH] = 1, [OP_PIVOT] = 0,
 	[OP_SENDNS] = 1, [OP_CHDIR] = 1, [OP_EXEC] = 0, [OP_RETURN] = 0,
 	[OP_PRINT] = 2, [OP_INHERIT] = 2, [OP_ROOT_HERE] = 0, [OP_STAGE_LINK] = 2,
+	[OP_NET_NONE] = 0,
 };
 
 static int step(struct state *st, struct rec *r, uint32_t *lens)
@@ -446,6 +470,7 @@ static int step(struct state *st, struct rec *r, uint32_t *lens)
 		break;
 	case OP_UNSHARE: op_unshare(); break;
 	case OP_SETNS: op_setns(a[0], a[1]); break;
+	case OP_NET_NONE: op_net_none(); break;
 	case OP_OPEN: op_open(st, a[0], a[1]); break;
 	case OP_STAGE: op_stage(); break;
 	case OP_STAGE_MKDIR: op_stage_mkdir(a[0]); break;

@@ -32,6 +32,7 @@ enum {
 	OP_INHERIT,     /* slot fd: use an inherited descriptor as a bind source */
 	OP_ROOT_HERE,   /* the current root is the container root (after setns) */
 	OP_STAGE_LINK,  /* relpath target: a symlink in the staging tmpfs */
+	OP_NET_NONE,    /* a private network namespace with only loopback, up */
 	OP_MAX
 };
 

@@ -142,5 +142,9 @@ func (p *Plan) Inherit(slot, fd int) { p.op(C.OP_INHERIT, itoa(slot), itoa(fd)) 
 // resolve in.
 func (p *Plan) RootHere() { p.op(C.OP_ROOT_HERE) }
 
+// NetNone gives the process a private network namespace with only
+// loopback, inside the container's user namespace.
+func (p *Plan) NetNone() { p.op(C.OP_NET_NONE) }
+
 // Return ends the plan and lets the Go runtime start, inside the namespaces.
 func (p *Plan) Return() { p.op(C.OP_RETURN) }

@@ -58,6 +58,7 @@ func (p *Plan) Describe(w io.Writer, prefix string) {
 			}
 		}
 	}
+	p.describeFabric(line)
 	line("PMI: %s: %s", p.PMIMode, p.PMIWhy)
 	if p.Join.Shared {
 		line("namespace: shared by the node's ranks: %s", p.Join.Why)

@@ -26,6 +26,9 @@ type Host struct {
 	// NodeCache is the node's cache as planning may read it (the ld.so
 	// cache entries); nil when a plan needs none.
 	NodeCache NodeCache
+	// Network is the node's network as planning may read it; nil plans
+	// no fabric.
+	Network Network
 }
 
 // Group is a group id and its name on the host.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+	"github.com/mpiwrap/mpiwrap/netinject"
 	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 )
 
@@ -60,6 +61,12 @@ type Plan struct {
 	ExtraTargets []string `json:"extra_targets,omitempty"`
 	// MPI is the container's MPI, for --pmi=auto.
 	MPI MPIClient `json:"mpi"`
+	// Fabric points the MPI at the node's fabric; nil when none was
+	// chosen (no launcher, --net=none).
+	Fabric *Fabric `json:"fabric,omitempty"`
+	// NoNet gives every rank a private network namespace with only
+	// loopback (--net=none).
+	NoNet bool `json:"no_net,omitempty"`
 	// PMIMode is passthrough, proxy or off, and PMIWhy says why.
 	PMIMode PMIMode `json:"pmi_mode"`
 	PMIWhy  string  `json:"pmi_why"`
@@ -115,7 +122,10 @@ func New(spec *Spec, h *Host) (*Plan, error) {
 	if err := p.planInject(spec, h); err != nil {
 		return nil, err
 	}
-	if p.Env, err = RankEnv(h.Env, spec, p.ProfileEnv); err != nil {
+	if err := p.planFabric(spec, h); err != nil {
+		return nil, err
+	}
+	if p.Env, err = RankEnv(h.Env, spec, p.ProfileEnv, p.HintEnv()); err != nil {
 		return nil, err
 	}
 	p.planHome(spec, h)
@@ -145,6 +155,14 @@ func New(spec *Spec, h *Host) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// HintEnv is the fabric hints a rank's environment gets where unset.
+func (p *Plan) HintEnv() []netinject.Hint {
+	if p.Fabric == nil {
+		return nil
+	}
+	return p.Fabric.Hints
 }
 
 func (p *Plan) notef(format string, args ...any) {

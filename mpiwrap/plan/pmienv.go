@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/profile"
+	"github.com/mpiwrap/mpiwrap/netinject"
 )
 
 // pmixModuleVars map what a PMIx server tells its clients to the MCA names a
@@ -68,8 +69,9 @@ func (e *Env) mapPMIxModules() {
 }
 
 // RankEnv is the command's environment for one rank: BuildEnv, then what
-// the PMI mode asks for. The leader and every rank that joins it use it.
-func RankEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit) (*Env, error) {
+// the PMI mode asks for, then the fabric hints where nobody set them. The
+// leader and every rank that joins it use it.
+func RankEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit, hints []netinject.Hint) (*Env, error) {
 	e, err := BuildEnv(host, spec, profileEdits)
 	if err != nil {
 		return nil, err
@@ -80,6 +82,7 @@ func RankEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit) (*Env, e
 	case "", PMIAuto, PMIPassthrough:
 		e.mapPMIxModules()
 	}
+	e.applyHints(hints)
 	return e, nil
 }
 
