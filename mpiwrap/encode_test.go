@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
@@ -74,5 +75,17 @@ func TestEncodeGolden(t *testing.T) {
 			}
 			golden(t, tt.name, got)
 		})
+	}
+}
+
+// --net=none: each rank enters a private network just before its command.
+func TestEncodeNetNone(t *testing.T) {
+	p := encodePlan(plan.ImageDir)
+	p.NoNet = true
+	ops := &nsexec.Plan{}
+	encodeCommand(ops, p)
+	got, err := nsexec.Dump(ops.Bytes())
+	if err != nil || !strings.HasPrefix(got, "net-none\nchdir ") {
+		t.Fatalf("got %q, %v", got, err)
 	}
 }
