@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mpiwrap/mpiwrap/internal/errlist"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
@@ -36,10 +37,7 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 	if spec.Verbose {
 		p.Describe(stderr, prefix)
 	}
-	if err := CheckUserNamespaces(); err != nil {
-		return err
-	}
-	if err := p.Inject.Refused(); err != nil {
+	if err := errlist.Join(CheckUserNamespaces(), p.Inject.Refused()); err != nil { // every pre-flight failure at once
 		return err
 	}
 	if !p.Join.Shared && (p.PMIMode == plan.PMIProxy || p.Inject != nil && p.Inject.LdCache == plan.LdCachePending) {

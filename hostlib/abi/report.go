@@ -2,7 +2,7 @@ package abi
 
 import (
 	"errors"
-	"strings"
+	"github.com/mpiwrap/mpiwrap/internal/errlist"
 )
 
 // Verdict is the outcome of one check.
@@ -66,11 +66,14 @@ func (r *Report) Refused() bool { return len(r.messages(Refuse)) > 0 }
 
 // Err returns nil, or one error whose text lists every refusal.
 func (r *Report) Err() error {
-	msgs := r.messages(Refuse)
-	if len(msgs) == 0 {
+	var refusals errlist.List // every refusal at once
+	for _, m := range r.messages(Refuse) {
+		refusals = append(refusals, errors.New(m))
+	}
+	if len(refusals) == 0 {
 		return nil
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return refusals
 }
 
 // Warnings lists the warnings and notes (no-image-mpi) to show a user.

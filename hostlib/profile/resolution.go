@@ -2,7 +2,7 @@ package profile
 
 import (
 	"fmt"
-	"strings"
+	"github.com/mpiwrap/mpiwrap/internal/errlist"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/abi"
 )
@@ -136,21 +136,20 @@ type Resolution struct {
 // Err returns an error naming every required item that is missing, or
 // nil. Optional items never fail a run.
 func (r *Resolution) Err() error {
-	var parts []string
+	var missing errlist.List // every missing item at once
 	for _, m := range r.Missing {
 		if m.Required {
 			at := ""
 			if m.Pos != "" {
 				at = " (" + m.Pos + ")"
 			}
-			parts = append(parts, fmt.Sprintf("profile %s: %s %s: %s%s", m.Profile, m.Kind, m.Name, m.Reason, at))
+			missing = append(missing, fmt.Errorf("profile %s: %s %s: %s%s", m.Profile, m.Kind, m.Name, m.Reason, at))
 		}
 	}
-	if len(parts) == 0 {
+	if len(missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("resolve profiles: %s; install it on this host, mark the item required = false, or drop the profile",
-		strings.Join(parts, "; "))
+	return fmt.Errorf("resolve profiles: %w; install it on this host, mark the item required = false, or drop the profile", missing)
 }
 
 // Libraries returns the library files, in Dest order.
