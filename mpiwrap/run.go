@@ -27,6 +27,11 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !p.Join.Shared { // a rank of its own builds its ld.so cache itself: -v then shows the verdict
+		if err := ensureLdCache(p); err != nil {
+			return err
+		}
+	}
 	rank := p.RankLabel()
 	prefix := fmt.Sprintf("mpiwrap[rank %s pid %d]: ", rank, os.Getpid())
 	if p.Join.Shared { // a rank of its own prints them from its plan
@@ -56,12 +61,6 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 // runAlone builds a namespace of its own and execs the command in it, all
 // in one C stage.
 func runAlone(p *plan.Plan, spec *plan.Spec, rank string) error {
-	if err := ensureLdCache(p); err != nil {
-		return err
-	}
-	if err := p.Inject.Refused(); err != nil {
-		return err
-	}
 	ops := &nsexec.Plan{}
 	fuseSock := -1
 	if p.Image.Kind == plan.ImageSquashFS {

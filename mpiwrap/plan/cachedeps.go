@@ -23,6 +23,11 @@ func (p *Plan) CacheDeps(spec *Spec) [][2]string {
 			deps = append(deps, [2]string{e.Name, fileid.Of(e.Name)})
 		}
 	}
+	for _, src := range p.profileSources { // a new profile or default changes the selection
+		if src != "" {
+			deps = append(deps, [2]string{src, fileid.Of(src)})
+		}
+	}
 	if p.Inject != nil { // profile files: their edits would change the plan
 		for _, pr := range p.Inject.Resolution.Profiles {
 			if !strings.HasPrefix(pr.Source, "builtin:") {

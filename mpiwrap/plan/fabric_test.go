@@ -176,3 +176,25 @@ func TestNetNone(t *testing.T) {
 		t.Errorf("notes %q", p.Notes)
 	}
 }
+
+// A cached plan depends on where profiles come from even when it selected
+// none: a site default or a user profile added later changes the plan.
+func TestCacheDepsProfileSources(t *testing.T) {
+	cfg := t.TempDir()
+	h := testHost("/nonexistent", "/")
+	h.Env = append(h.Env, "XDG_CONFIG_HOME="+cfg)
+	spec := &Spec{Image: testImage(t), Command: []string{"true"}, NoCwd: true}
+	p, err := New(spec, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcs []string
+	for _, d := range p.CacheDeps(spec) {
+		srcs = append(srcs, d[0])
+	}
+	for _, want := range []string{"/etc/mpiwrap/mpiwrap.toml", "/etc/mpiwrap/profiles.d", cfg + "/mpiwrap/profiles.d"} {
+		if !slices.Contains(srcs, want) {
+			t.Errorf("cache deps %q lack %s", srcs, want)
+		}
+	}
+}

@@ -111,9 +111,10 @@ func boolKeys[V any](m map[string]V) map[string]bool {
 // selectProfiles loads every profile and picks this run's. What loading
 // skipped (an unreadable user directory, broken user files the run does
 // not select) comes back as warnings.
-func selectProfiles(spec *Spec, getenv func(string) string) ([]*profile.Profile, []string, error) {
+func (p *Plan) selectProfiles(spec *Spec, getenv func(string) string) ([]*profile.Profile, []string, error) {
 	roots := profile.DefaultRoots(getenv)
 	roots.Files = spec.ProfileFiles
+	p.profileSources = []string{roots.SiteConfig, roots.SiteDir, roots.UserDir}
 	set, err := profile.Load(roots)
 	if err != nil {
 		return nil, nil, err
@@ -126,7 +127,7 @@ func selectProfiles(spec *Spec, getenv func(string) string) ([]*profile.Profile,
 // mounts; the ld.so configuration comes from the node cache (see
 // ldcache.go).
 func (p *Plan) planInject(spec *Spec, h *Host) error {
-	profiles, warnings, err := selectProfiles(spec, h.Getenv)
+	profiles, warnings, err := p.selectProfiles(spec, h.Getenv)
 	for _, w := range warnings {
 		p.notef("warning: %s", w)
 	}

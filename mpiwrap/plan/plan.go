@@ -70,6 +70,10 @@ type Plan struct {
 	// PMIMode is passthrough, proxy or off, and PMIWhy says why.
 	PMIMode PMIMode `json:"pmi_mode"`
 	PMIWhy  string  `json:"pmi_why"`
+
+	// profileSources are the site file and the profile directories that
+	// selecting profiles read, even when it selected none.
+	profileSources []string
 }
 
 // defaultBinds are made for every container. /dev brings /dev/shm and
