@@ -86,13 +86,31 @@ func encodeSetup(ops *nsexec.Plan, p *plan.Plan, rank string, verbose bool, fuse
 	ops.Pivot()
 }
 
-// encodeCommand encodes the steps that start the rank's command inside.
+// encodeCommand encodes the steps that start the rank's command inside,
+// with the environment the plan computed (the keeper's answer to a rank).
 func encodeCommand(ops *nsexec.Plan, p *plan.Plan) {
+	encodeEntry(ops, p)
+	ops.Exec(p.Image.Path, p.Argv, p.Env.Vars)
+}
+
+// encodeOwnCommand is encodeCommand for a rank that applies its own plan:
+// its environment program runs on its own environment at exec time, so the
+// plan can be cached and replayed under another environment.
+func encodeOwnCommand(ops *nsexec.Plan, p *plan.Plan) {
+	encodeEntry(ops, p)
+	steps := make([][4]string, len(p.Env.Program))
+	for i, s := range p.Env.Program {
+		steps[i] = [4]string{string(s.Kind), s.Name, s.Value, s.Sep}
+	}
+	ops.Env(steps)
+	ops.ExecEnv(p.Image.Path, p.Argv)
+}
+
+func encodeEntry(ops *nsexec.Plan, p *plan.Plan) {
 	if p.NoNet { // per rank: the ranks of a node meet through shared memory
 		ops.NetNone()
 	}
 	ops.Chdir(p.Cwd)
-	ops.Exec(p.Image.Path, p.Argv, p.Env.Vars)
 }
 
 // encodeFarm builds the injected tree in the staging tmpfs.

@@ -78,7 +78,7 @@ func runAlone(p *plan.Plan, spec *plan.Spec, rank string) error {
 	for _, w := range p.Warnings {
 		ops.Print("warning: ", w)
 	}
-	encodeCommand(ops, p)
+	encodeOwnCommand(ops, p)
 	if p.Cacheable(spec) {
 		cwd, _ := unix.Getwd()
 		nodecache.SavePlan(ops.Bytes(), p.CacheDeps(spec), os.Args, os.Environ(), cwd)

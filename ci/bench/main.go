@@ -130,10 +130,13 @@ func setup(bin string, reps int) (*env, error) {
 }
 
 // run times one command as the test user.
-func (e *env) run(args ...string) (time.Duration, error) {
+func (e *env) run(args ...string) (time.Duration, error) { return e.runEnv(nil, args...) }
+
+// runEnv is run with more variables in the environment.
+func (e *env) runEnv(extra []string, args ...string) (time.Duration, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = e.work
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + e.home, "USER=" + e.name, "LANG=C"}
+	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + e.home, "USER=" + e.name, "LANG=C"}, extra...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.user}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ func TestCReadsGoPlan(t *testing.T) {
 	plan := []byte("\x01\x00\x00\x00plan bytes\x00with a NUL")
 	deps := [][2]string{{dep, fileid.Of(dep)}, {"/tmp", fileid.Kind("/tmp")}, {"/nonexistent-mpiwrap", fileid.Of("/nonexistent-mpiwrap")}}
 	SavePlan(plan, deps, argv, os.Environ(), cwd)
-	name := filepath.Join(Root(), planName(argv, os.Environ(), cwd))
+	name := filepath.Join(Root(), planName(argv, planEnv(os.Environ()), cwd))
 	t.Cleanup(func() { os.Remove(name) })
 	if _, err := os.Stat(name); err != nil {
 		t.Fatalf("SavePlan wrote no %s: %v", name, err)
@@ -41,11 +42,18 @@ func TestCReadsGoPlan(t *testing.T) {
 	if !ok || !bytes.Equal(got, plan) {
 		t.Fatalf("C read %q (%v), Go wrote %q", got, ok, plan)
 	}
-	t.Setenv("MPIWRAP_NODECACHE_TEST", "another environment")
-	if _, ok := nsexec.CachedPlanC(argv); ok {
-		t.Fatal("C replayed a plan saved for another environment")
+	// A variable planning doesn't read is no input: the plan still
+	// applies (its environment program runs on the new environment).
+	t.Setenv("MPIWRAP_NODECACHE_TEST", "another value")
+	if got, ok := nsexec.CachedPlanC(argv); !ok || !bytes.Equal(got, plan) {
+		t.Fatal("C no longer replays the plan after an unrelated variable changed")
 	}
-	os.Unsetenv("MPIWRAP_NODECACHE_TEST")
+	// A planning input is.
+	t.Setenv("PMIX_NAMESPACE", "a launcher appeared")
+	if _, ok := nsexec.CachedPlanC(argv); ok {
+		t.Fatal("C replayed a plan saved without a launcher under one")
+	}
+	os.Unsetenv("PMIX_NAMESPACE")
 	if _, ok := nsexec.CachedPlanC(argv); !ok {
 		t.Fatal("C no longer reads the plan in its own environment")
 	}
@@ -55,6 +63,60 @@ func TestCReadsGoPlan(t *testing.T) {
 	}
 	if _, ok := nsexec.CachedPlanC(argv); ok {
 		t.Fatal("C replayed a plan whose dependency changed")
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Fatalf("the stale plan is still there: %v", err)
+	}
+}
+
+// The plan cache keeps the most recently used entries, up to maxPlans.
+func TestPlanCacheBounded(t *testing.T) {
+	dir := fakeRoot(t)
+	env := []string{"HOME=/h", "PATH=/bin"}
+	first := []string{"mpiwrap", "/img", "true", "0"}
+	SavePlan([]byte("plan"), nil, first, env, "/")
+	old := time.Now().Add(-time.Hour)
+	for i := 1; i < maxPlans+20; i++ {
+		argv := []string{"mpiwrap", "/img", "true", strconv.Itoa(i)}
+		SavePlan([]byte("plan"), nil, argv, env, "/")
+		if i == 5 { // a run of the first one meanwhile: recently used
+			os.Chtimes(filepath.Join(dir, planName(first, env, "/")), time.Now(), time.Now())
+		} else {
+			os.Chtimes(filepath.Join(dir, planName(argv, env, "/")), old.Add(time.Duration(i)*time.Second), old.Add(time.Duration(i)*time.Second))
+		}
+	}
+	plans, _ := filepath.Glob(filepath.Join(dir, "*.plan"))
+	if len(plans) > maxPlans {
+		t.Fatalf("%d plans kept, want at most %d", len(plans), maxPlans)
+	}
+	if _, err := os.Stat(filepath.Join(dir, planName(first, env, "/"))); err != nil {
+		t.Fatalf("the most recently used plan was evicted: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, planName([]string{"mpiwrap", "/img", "true", "1"}, env, "/"))); err == nil {
+		t.Fatal("the least recently used plan was kept")
+	}
+}
+
+// Only what planning reads goes into a cached plan: not the rest of the
+// environment, secrets included.
+func TestPlanStoresOnlyPlanningInputs(t *testing.T) {
+	dir := fakeRoot(t)
+	env := []string{"HOME=/h", "MY_SECRET_TOKEN=hunter2", "PATH=/bin", "PMIX_RANK=0", "OLDPWD=/x"}
+	argv := []string{"mpiwrap", "/img", "true"}
+	SavePlan([]byte("plan"), nil, argv, env, "/")
+	data, err := os.ReadFile(filepath.Join(dir, planName(argv, planEnv(env), "/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"hunter2", "MY_SECRET_TOKEN", "OLDPWD"} {
+		if strings.Contains(string(data), s) {
+			t.Errorf("the plan file holds %q", s)
+		}
+	}
+	for _, s := range []string{"HOME=/h", "PATH=/bin", "PMIX_RANK=0"} {
+		if !strings.Contains(string(data), s) {
+			t.Errorf("the plan file lacks the input %q", s)
+		}
 	}
 }
 

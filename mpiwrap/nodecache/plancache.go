@@ -21,9 +21,11 @@ import (
 // `mpiwrap IMAGE CMD` starts no Go runtime at all. nsexec.h defines the
 // format; a test checks that C reads what SavePlan writes.
 
-// SavePlan stores plan for argv, env and cwd, valid while deps keep their
-// identities. Failing to cache is not an error: the next run plans again.
+// SavePlan stores plan for argv, cwd and the planning inputs of env,
+// valid while deps keep their identities. Failing to cache is not an
+// error: the next run plans again.
 func SavePlan(plan []byte, deps [][2]string, argv, env []string, cwd string) {
+	env = planEnv(env)
 	dir, err := create("")
 	if err != nil {
 		return
@@ -50,7 +52,21 @@ func SavePlan(plan []byte, deps [][2]string, argv, env []string, cwd string) {
 	if _, err := tmp.Write(b); err != nil || tmp.Close() != nil {
 		return
 	}
-	os.Rename(tmp.Name(), filepath.Join(dir, planName(argv, env, cwd)))
+	if os.Rename(tmp.Name(), filepath.Join(dir, planName(argv, env, cwd))) == nil {
+		evictPlans(dir, maxPlans)
+	}
+}
+
+// planEnv is the part of env that planning reads (nsexec.PlanEnvKey): a
+// cached plan is keyed on it and stores only it.
+func planEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if nsexec.PlanEnvKey(kv) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // planInputs is what a cached plan must match, in the order plancache.c

@@ -46,6 +46,8 @@ struct state {
 	int rootfd;
 	uint64_t rootmnt;
 	const char *image;
+	struct nsx_env env; /* what OP_ENV made, for OP_EXEC_ENV */
+	int env_set;
 };
 
 struct rec {
@@ -448,6 +450,36 @@ static void op_exec(struct state *st, struct rec *r)
 	nsx_exec(st->image, argv, envp);
 }
 
+/* op_env runs the environment program on this process's environment. */
+static void op_env(struct state *st, struct rec *r)
+{
+	extern char **environ;
+
+	if (r->n % 4 != 0)
+		nsx_die(EXIT_MPIWRAP, "bad environment record in plan");
+	if (!st->env_set)
+		nsx_env_init(&st->env, environ);
+	st->env_set = 1;
+	for (uint32_t i = 0; i < r->n; i += 4)
+		nsx_env_step(&st->env, r->arg[i], r->arg[i + 1], r->arg[i + 2], r->arg[i + 3]);
+}
+
+/* op_exec_env execs with the environment op_env made. */
+static void op_exec_env(struct state *st, struct rec *r)
+{
+	long argc = num(r->arg[1]);
+	char **argv;
+
+	if (argc < 1 || argc != (long)r->n - 2 || !st->env_set)
+		nsx_die(EXIT_MPIWRAP, "bad exec record in plan");
+	argv = calloc((size_t)argc + 1, sizeof *argv);
+	if (argv == NULL)
+		nsx_die(EXIT_MPIWRAP, "can't allocate exec arguments");
+	memcpy(argv, &r->arg[2], (size_t)argc * sizeof *argv);
+	st->image = r->arg[0];
+	nsx_exec(st->image, argv, st->env.v);
+}
+
 static const uint8_t nargs[OP_MAX] = {
 	[OP_LOG] = 3, [OP_UNSHARE] = 0, [OP_SETNS] = 2, [OP_OPEN] = 2,
 	[OP_STAGE] = 0, [OP_STAGE_MKDIR] = 1, [OP_STAGE_WRITE] = 3,
@@ -471,6 +503,8 @@ static int step(struct state *st, struct rec *r, uint32_t *lens)
 	case OP_UNSHARE: op_unshare(); break;
 	case OP_SETNS: op_setns(a[0], a[1]); break;
 	case OP_NET_NONE: op_net_none(); break;
+	case OP_ENV: op_env(st, r); break;
+	case OP_EXEC_ENV: op_exec_env(st, r); break;
 	case OP_OPEN: op_open(st, a[0], a[1]); break;
 	case OP_STAGE: op_stage(); break;
 	case OP_STAGE_MKDIR: op_stage_mkdir(a[0]); break;
@@ -523,7 +557,7 @@ int nsexec_apply(const unsigned char *buf, size_t len)
 		r.n = get32(buf + off + 4);
 		off += 8;
 		if (r.op == 0 || r.op >= OP_MAX || r.n > MAX_ARGS ||
-		    (r.op != OP_EXEC && r.n != nargs[r.op]))
+		    (r.op != OP_EXEC && r.op != OP_ENV && r.op != OP_EXEC_ENV && r.n != nargs[r.op]))
 			nsx_die(EXIT_MPIWRAP, "bad plan record %u/%u", r.op, r.n);
 		for (uint32_t i = 0; i < r.n; i++) {
 			if (len - off < 4 || len - off - 4 < get32(buf + off))

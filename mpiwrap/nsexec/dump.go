@@ -20,7 +20,7 @@ var opNames = map[uint32]string{
 	C.OP_BIND: "bind", C.OP_REMOUNT_ROOT: "remount-root", C.OP_DETACH: "detach", C.OP_PIVOT: "pivot",
 	C.OP_SENDNS: "sendns", C.OP_CHDIR: "chdir", C.OP_EXEC: "exec", C.OP_RETURN: "return",
 	C.OP_PRINT: "print", C.OP_INHERIT: "inherit", C.OP_ROOT_HERE: "root-here", C.OP_STAGE_LINK: "stage-link",
-	C.OP_NET_NONE: "net-none",
+	C.OP_NET_NONE: "net-none", C.OP_ENV: "env", C.OP_EXEC_ENV: "exec-env",
 }
 
 // Dump renders an encoded plan one step a line, its arguments quoted, for

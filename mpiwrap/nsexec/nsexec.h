@@ -33,6 +33,8 @@ enum {
 	OP_ROOT_HERE,   /* the current root is the container root (after setns) */
 	OP_STAGE_LINK,  /* relpath target: a symlink in the staging tmpfs */
 	OP_NET_NONE,    /* a private network namespace with only loopback, up */
+	OP_ENV,         /* (kind name value sep)*: the environment program, on this process's environment */
+	OP_EXEC_ENV,    /* image argc argv...: exec with the environment OP_ENV made */
 	OP_MAX
 };
 
@@ -63,19 +65,34 @@ enum {
 /* Per-user directories: the rendezvous in $XDG_RUNTIME_DIR/NSX_XDG_DIR
  * (when XDG_RUNTIME_DIR is private and shorter than NSX_XDG_MAX), else in
  * NSX_RENDEZVOUS_PREFIX + uid; the node cache in NSX_CACHE_PREFIX + uid.
- * Sockets are named by the FNV-1a hash of the node key, "%016x.sock". */
+ * Sockets are named by the FNV-1a hash of the node key, "%016x.sock".
+ *
+ * Another user may take a name in /tmp or /var/tmp first, so each is the
+ * first of a series: the name, then the name + NSX_SERIES_SUFFIX for 1 to
+ * NSX_SERIES_LEN - 1 (/tmp/mpiwrap-UID, /tmp/mpiwrap-UID.1, ...), after
+ * $XDG_RUNTIME_DIR/NSX_XDG_DIR for the rendezvous. The directory used is the
+ * first that is a private directory of ours (lstat: never a symlink; owned
+ * by us, no group or other bits); only when none is, the first that can be
+ * made as one is made. A rank looks for its node's socket in every private
+ * entry, and a leader is elected holding the lock of every one of them
+ * (userdir.c; mpiwrap/userdir is the Go half, and a test checks that both
+ * pick the same). */
 #define NSX_XDG_DIR "mpiwrap"
 #define NSX_XDG_MAX 64
 #define NSX_RENDEZVOUS_PREFIX "/tmp/mpiwrap-"
 #define NSX_CACHE_PREFIX "/var/tmp/mpiwrap-"
+#define NSX_SERIES_LEN 8
+#define NSX_SERIES_SUFFIX ".%d"
 
 /* The plan cache (mpiwrap/nodecache, plancache.c): a file named by the
- * FNV-1a hash of argv, cwd and env ("%016x.plan") holding NSX_PLAN_MAGIC,
- * the inputs as length-prefixed strings (identity of /proc/self/exe, uid,
- * gid, groups, cwd, argc, argv..., envc, env...), the number of
- * dependencies and each as path plus identity, then u32 length and the
- * encoded plan. */
-#define NSX_PLAN_MAGIC "MPWC1\n"
+ * FNV-1a hash of argv, cwd and the planning inputs of env (nsx_plan_env_key)
+ * ("%016x.plan") holding NSX_PLAN_MAGIC, the inputs as length-prefixed
+ * strings (identity of /proc/self/exe, uid, gid, groups, cwd, argc,
+ * argv..., the count of env's planning inputs, those variables...), the
+ * number of dependencies and each as path plus identity, then u32 length
+ * and the encoded plan, whose environment is a program (OP_ENV) run on the
+ * environment of each replay. */
+#define NSX_PLAN_MAGIC "MPWC2\n"
 #define NSX_PLAN_MAX (16 << 20)
 
 /* Set by the constructor for Go to read. The proxy pair: after a fork for
@@ -94,8 +111,21 @@ int nsexec_apply(const unsigned char *buf, size_t len);
  * NULL. */
 unsigned char *nsx_cached_plan(int argc, char **argv, size_t *len, void **owner);
 
+/* Whether a NAME=VALUE is an input of planning (see plancache.c). */
+int nsx_plan_env_key(const char *kv);
+
+/* The environment program run on in (see envprog.c), for tests. */
+char **nsx_env_run(char **in, char **steps, size_t nsteps);
+
 /* The node rendezvous, shared with the Go half (which must agree). */
 int nsx_join_key(char *key, size_t len);
 int nsx_socket_path(const char *key, char *out, size_t len);
+
+/* The per-user directories (userdir.c), with the prefix a parameter for
+ * tests: the directory of prefix's series that is used (made when none is
+ * and create is set), and the socket path for key among prefix's
+ * rendezvous directories. 0, or -1 where every entry is taken. */
+int nsx_user_dir(const char *prefix, int create, char *out, size_t len);
+int nsx_socket_path_at(const char *prefix, const char *key, char *out, size_t len);
 
 #endif

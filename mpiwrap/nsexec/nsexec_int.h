@@ -2,7 +2,10 @@
 #ifndef MPIWRAP_NSEXEC_INT_H
 #define MPIWRAP_NSEXEC_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "nsexec.h"
 
 #define NSX_DONE 0
 #define NSX_RETURN 1
@@ -38,8 +41,32 @@ void nsx_exec(const char *image, char **argv, char **envp)
 void nsx_plan_cache(int argc, char **argv);
 void nsx_file_identity(const char *path, char *out, size_t len);
 
+/* envprog.c */
+struct nsx_env {
+	char **v; /* NULL-terminated */
+	size_t n, cap;
+};
+void nsx_env_init(struct nsx_env *e, char **in);
+void nsx_env_step(struct nsx_env *e, const char *kind, const char *name, const char *value,
+		  const char *sep);
+
 /* pmiabort.c */
 void nsx_pmi_abort(int code);
+
+/* userdir.c: the candidates for a per-user directory, in order (see
+ * nsexec.h), and the walk over them. */
+#define NSX_DIR_MAX 256
+struct nsx_dirs {
+	int n;
+	char path[NSX_SERIES_LEN + 1][NSX_DIR_MAX];
+};
+int nsx_private_dir(const char *path);
+int nsx_dirs_series(struct nsx_dirs *d, const char *prefix);
+int nsx_dirs_rendezvous(struct nsx_dirs *d, const char *prefix);
+int nsx_dirs_pick(const struct nsx_dirs *d, int create);
+int nsx_dirs_lock(const struct nsx_dirs *d, int *fds, int *lowest);
+void nsx_dirs_unlock(int *fds, int n);
+int nsx_socket_in(const char *dir, const char *key, char *out, size_t len);
 
 /* fastpath.c */
 void nsx_fastpath(int argc, char **argv);

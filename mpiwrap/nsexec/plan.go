@@ -142,6 +142,21 @@ func (p *Plan) Inherit(slot, fd int) { p.op(C.OP_INHERIT, itoa(slot), itoa(fd)) 
 // resolve in.
 func (p *Plan) RootHere() { p.op(C.OP_ROOT_HERE) }
 
+// Env runs the environment program steps (kind, name, value, separator
+// each) on the process's own environment, for ExecEnv.
+func (p *Plan) Env(steps [][4]string) {
+	args := make([]string, 0, 4*len(steps))
+	for _, s := range steps {
+		args = append(args, s[:]...)
+	}
+	p.op(C.OP_ENV, args...)
+}
+
+// ExecEnv is Exec with the environment that Env made.
+func (p *Plan) ExecEnv(image string, argv []string) {
+	p.op(C.OP_EXEC_ENV, append([]string{image, itoa(len(argv))}, argv...)...)
+}
+
 // NetNone gives the process a private network namespace with only
 // loopback, inside the container's user namespace.
 func (p *Plan) NetNone() { p.op(C.OP_NET_NONE) }

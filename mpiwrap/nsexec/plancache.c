@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nsexec.h"
@@ -16,6 +17,28 @@
 extern char **environ;
 
 #define MAGIC NSX_PLAN_MAGIC
+
+/* nsx_plan_env_key says whether a variable is a planning input: the
+ * launcher's (which decide whether and how a rank shares its node), and
+ * those the planner reads (HOME for binds and profiles, PATH to find the
+ * command, XDG_* for profiles and the rendezvous). The rest reach the
+ * command through the plan's environment program at each run, so a cached
+ * plan neither depends on them nor stores them. */
+int nsx_plan_env_key(const char *kv)
+{
+	static const char *const exact[] = {"HOME", "PATH", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", NULL};
+	static const char *const prefix[] = {"PMI_", "PMIX_", "SLURM_", "OMPI_", "PRTE_",
+					     "MPI_LOCAL", "FLUX_", NULL};
+	size_t n = strcspn(kv, "=");
+
+	for (int i = 0; exact[i] != NULL; i++)
+		if (strlen(exact[i]) == n && strncmp(kv, exact[i], n) == 0)
+			return 1;
+	for (int i = 0; prefix[i] != NULL; i++)
+		if (strncmp(kv, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	return 0;
+}
 
 static void fnv(uint64_t *h, const char *s)
 {
@@ -110,13 +133,13 @@ static int inputs_match(struct reader *r, int argc, char **argv, const char *cwd
 	for (int i = 0; i < argc; i++)
 		if (!next_is(r, argv[i]))
 			return 0;
-	while (environ[envc] != NULL)
-		envc++;
+	for (char **e = environ; *e != NULL; e++)
+		envc += nsx_plan_env_key(*e);
 	snprintf(num, sizeof num, "%d", envc);
 	if (!next_is(r, num))
 		return 0;
-	for (int i = 0; i < envc; i++)
-		if (!next_is(r, environ[i]))
+	for (char **e = environ; *e != NULL; e++)
+		if (nsx_plan_env_key(*e) && !next_is(r, *e))
 			return 0;
 	if (!next_str(r, num, sizeof num))
 		return 0;
@@ -137,7 +160,7 @@ static int inputs_match(struct reader *r, int argc, char **argv, const char *cwd
 
 /* Only a private directory and file of ours may hold a plan: a plan runs
  * mounts and a command with the user's rights. */
-static unsigned char *read_private(const char *path, size_t *len)
+static unsigned char *read_private(const char *path, size_t *len, time_t *mtime)
 {
 	struct stat st;
 	unsigned char *buf;
@@ -152,6 +175,7 @@ static unsigned char *read_private(const char *path, size_t *len)
 		return NULL;
 	}
 	*len = (size_t)st.st_size;
+	*mtime = st.st_mtime;
 	if (read(fd, buf, *len) != (ssize_t)*len) {
 		free(buf);
 		buf = NULL;
@@ -169,6 +193,7 @@ unsigned char *nsx_cached_plan(int argc, char **argv, size_t *plan_len, void **o
 	unsigned char *buf;
 	uint32_t plen;
 	size_t len;
+	time_t mtime;
 
 	if (getcwd(cwd, sizeof cwd) == NULL)
 		return NULL;
@@ -176,26 +201,32 @@ unsigned char *nsx_cached_plan(int argc, char **argv, size_t *plan_len, void **o
 		fnv(&h, argv[i]);
 	fnv(&h, cwd);
 	for (char **e = environ; *e != NULL; e++)
-		fnv(&h, *e);
+		if (nsx_plan_env_key(*e))
+			fnv(&h, *e);
 	snprintf(dir, sizeof dir, NSX_CACHE_PREFIX "%u", getuid());
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
 	    (st.st_mode & 077) != 0)
 		return NULL;
 	snprintf(path, sizeof path, "%s/%016llx.plan", dir, (unsigned long long)h);
-	if ((buf = read_private(path, &len)) == NULL)
+	if ((buf = read_private(path, &len, &mtime)) == NULL)
 		return NULL;
 	r.p = buf + strlen(MAGIC);
 	r.end = buf + len;
 	if (len < strlen(MAGIC) || memcmp(buf, MAGIC, strlen(MAGIC)) != 0 ||
 	    !inputs_match(&r, argc, argv, cwd) || r.end - r.p < 4) {
+		/* Stale for its key (or of another format): Go writes a new one. */
+		unlink(path);
 		free(buf);
 		return NULL;
 	}
 	memcpy(&plen, r.p, 4);
 	if ((size_t)(r.end - r.p - 4) != plen) {
+		unlink(path);
 		free(buf);
 		return NULL;
 	}
+	if (time(NULL) - mtime > 60) /* used now: eviction keeps it (to the minute) */
+		utimensat(AT_FDCWD, path, NULL, 0);
 	*plan_len = plen;
 	*owner = buf;
 	return (unsigned char *)r.p + 4;

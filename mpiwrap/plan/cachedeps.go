@@ -44,7 +44,20 @@ func (p *Plan) CacheDeps(spec *Spec) [][2]string {
 			deps = append(deps, [2]string{m.Src, fileid.Kind(m.Src)})
 		}
 	}
-	return deps
+	return uniqueDeps(deps)
+}
+
+// uniqueDeps drops repeats, keeping the first: the C replay stats each.
+func uniqueDeps(deps [][2]string) [][2]string {
+	seen := map[[2]string]bool{}
+	out := deps[:0]
+	for _, d := range deps {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Cacheable says whether the C replay can run this plan: directory images

@@ -111,19 +111,6 @@ func (p *Plan) planNoNet() error {
 	return nil
 }
 
-// applyHints sets the fabric hints that neither the user, the site nor the
-// launcher set already.
-func (e *Env) applyHints(hints []netinject.Hint) {
-	for _, h := range hints {
-		if v, ok := e.Get(h.Name); ok {
-			e.notef("leave %s=%s as it was set (the fabric hint was %s)", h.Name, v, h.Value)
-			continue
-		}
-		e.Set(h.Name, h.Value)
-		e.notef("set %s=%s (fabric hint: %s)", h.Name, h.Value, h.Why)
-	}
-}
-
 // describeFabric writes the fabric choice and the hints' fate; the hints'
 // own lines are in the environment's notes.
 func (p *Plan) describeFabric(line func(string, ...any)) {

@@ -67,7 +67,7 @@ func TestFabricHints(t *testing.T) {
 		{name: "rdma", rdma: true, want: map[string]string{"UCX_NET_DEVICES": "mlx5_0:1", "NCCL_IB_HCA": "mlx5_0:1",
 			"FI_TCP_IFACE": "eth0"}},
 		{name: "the user's variable stays", env: []string{"UCX_NET_DEVICES=all"},
-			want: map[string]string{"UCX_NET_DEVICES": "all", "FI_TCP_IFACE": "eth0"},
+			want:  map[string]string{"UCX_NET_DEVICES": "all", "FI_TCP_IFACE": "eth0"},
 			notes: []string{"leave UCX_NET_DEVICES=all as it was set (the fabric hint was eth0)"}},
 		{name: "--set-env wins", spec: Spec{EnvEdits: []EnvEdit{{Op: "set", Name: "FI_TCP_IFACE", Value: "eth9"}}},
 			want: map[string]string{"FI_TCP_IFACE": "eth9", "UCX_NET_DEVICES": "eth0"}},
@@ -141,7 +141,9 @@ func TestFabricWithoutLauncher(t *testing.T) {
 
 type brokenNetwork struct{ fakeNetwork }
 
-func (brokenNetwork) Facts() (netinject.Facts, error) { return netinject.Facts{}, errors.New("netlink: boom") }
+func (brokenNetwork) Facts() (netinject.Facts, error) {
+	return netinject.Facts{}, errors.New("netlink: boom")
+}
 
 func TestFabricErrors(t *testing.T) {
 	img := testImage(t)

@@ -52,37 +52,19 @@ func (p *Plan) planPassthrough(env []string) {
 	}
 }
 
-// mapPMIxModules sets the MCA names a PMIx client of another version reads.
-func (e *Env) mapPMIxModules() {
-	for _, m := range pmixModuleVars {
-		v, ok := e.Get(m[0])
-		if _, set := e.Get(m[1]); !ok || set {
-			continue
-		}
-		why := "PMIx of another version reads the MCA name"
-		if m[0] == "PMIX_GDS_MODULE" {
-			v, why = withoutDs12(v), why+"; without ds12, whose locks fail in a user namespace"
-		}
-		e.Set(m[1], v)
-		e.notef("set %s=%s from %s (%s)", m[1], v, m[0], why)
-	}
-}
-
-// RankEnv is the command's environment for one rank: BuildEnv, then what
-// the PMI mode asks for, then the fabric hints where nobody set them. The
-// leader and every rank that joins it use it.
+// RankEnv is the command's environment for one rank, made from the
+// launcher's by the rank's environment program (EnvProgram). The leader
+// and every rank that joins it use it.
 func RankEnv(host []string, spec *Spec, profileEdits []profile.EnvEdit, hints []netinject.Hint) (*Env, error) {
-	e, err := BuildEnv(host, spec, profileEdits)
+	prog, err := EnvProgram(spec, profileEdits, hints, host)
 	if err != nil {
 		return nil, err
 	}
-	switch spec.PMI {
-	case PMIOff:
-		e.stripPMI()
-	case "", PMIAuto, PMIPassthrough:
-		e.mapPMIxModules()
+	e := runSteps(prog, host)
+	e.Program = prog
+	if spec.KeepLDEnv {
+		e.Notes = append([]string{"keep host LD_LIBRARY_PATH and LD_PRELOAD (--keep-ld-env)"}, e.Notes...)
 	}
-	e.applyHints(hints)
 	return e, nil
 }
 
@@ -100,13 +82,4 @@ func withoutDs12(modules string) string {
 		return "hash"
 	}
 	return strings.Join(keep, ",")
-}
-
-// stripPMI makes the rank an MPI singleton (--pmi=off).
-func (e *Env) stripPMI() {
-	for _, glob := range []string{"PMI_*", "PMIX_*"} {
-		for _, k := range e.Unset(glob) {
-			e.notef("unset %s (--pmi=off)", k)
-		}
-	}
 }

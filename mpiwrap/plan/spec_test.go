@@ -59,7 +59,7 @@ func TestBuildEnvOrder(t *testing.T) {
 		{Op: "unset", Name: "DROP_*"},
 		{Op: "set", Name: "NEW", Value: "a=b"},
 	}}
-	e, err := BuildEnv(host, spec, nil)
+	e, err := RankEnv(host, spec, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestBuildEnvOrder(t *testing.T) {
 	if !slices.Equal(e.Vars, want) {
 		t.Fatalf("env = %q\nwant  %q", e.Vars, want)
 	}
-	keep, _ := BuildEnv(host, &Spec{KeepLDEnv: true}, nil)
+	keep, _ := RankEnv(host, &Spec{KeepLDEnv: true}, nil, nil)
 	if v, _ := keep.Get("LD_LIBRARY_PATH"); v != "/host/lib" {
 		t.Fatalf("--keep-ld-env lost LD_LIBRARY_PATH: %q", keep.Vars)
 	}
