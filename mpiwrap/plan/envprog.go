@@ -166,9 +166,10 @@ func (e *Env) note(why, name, value string) {
 // Unset removes every variable whose name matches the glob.
 func (e *Env) Unset(glob string) []string {
 	var kept, gone []string
+	literal := !strings.ContainsAny(glob, `*?[\`)
 	for _, kv := range e.Vars {
 		k, _, _ := strings.Cut(kv, "=")
-		if ok, _ := path.Match(glob, k); ok {
+		if k == glob || !literal && matches(glob, k) {
 			gone = append(gone, k)
 			continue
 		}
@@ -176,4 +177,9 @@ func (e *Env) Unset(glob string) []string {
 	}
 	e.Vars = kept
 	return gone
+}
+
+func matches(glob, name string) bool {
+	ok, _ := path.Match(glob, name)
+	return ok
 }
