@@ -10,7 +10,7 @@ packages=(
 	squashfuse squashfs-tools fuse3 debootstrap
 	libibverbs-dev ibverbs-providers librdmacm-dev rdma-core libfabric-dev libucx-dev
 	charliecloud-runtime hyperfine
-	iproute2 util-linux procps strace
+	iproute2 util-linux procps strace sudo
 )
 missing=()
 for p in "${packages[@]}"; do
