@@ -25,7 +25,8 @@
 // All ranks of one job step on one node share one user and mount
 // namespace (MPI's shared memory and cross-memory attach need that). The
 // first rank to arrive at the rendezvous socket (rendezvous.go, in a 0700
-// directory of the user's) becomes the leader and starts the node's keeper
+// directory of the user's that package userdir picks so that no other user
+// can take it away) becomes the leader and starts the node's keeper
 // (keeper.go), which builds the namespace once and answers every rank with
 // its descriptors and the rank's own encoded command. Most ranks ask from C
 // (nsexec/fastpath.c) and never start Go. The keeper ends when all local
@@ -46,7 +47,8 @@
 // The ld.so.conf and ld.so.cache of an injection are built once per node
 // and kept in nodecache, keyed by the image, the profiles and the identity
 // of every injected host file; a SquashFS image's entry is built inside the
-// container (inside.go runs such tasks there). A single rank's encoded plan
+// container (inside.go runs such tasks there). A build keeps the newest few
+// entries of its image; a run holds its entry until it is bound. A single rank's encoded plan
 // is kept there too, and the C half replays it when every input still
 // matches.
 //

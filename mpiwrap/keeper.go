@@ -91,9 +91,12 @@ func (k *keeper) build() string {
 		return err.Error()
 	}
 	k.inputs = plan.MountInputs(spec, h.Env, cwd)
-	if err := ensureLdCache(k.leader); err != nil {
+	hold, err := useLdCache(k.leader)
+	if err != nil {
 		return err.Error()
 	}
+	defer hold.Release() // once the namespace has it bound
+
 	if err := k.leader.Inject.Refused(); err != nil { // before any mount
 		return err.Error()
 	}

@@ -43,16 +43,28 @@ func buildLog(p *plan.Plan) nodecache.BuildLog {
 	return nodecache.BuildLog{Image: p.Image.Path, Profiles: p.Inject.Profiles}
 }
 
-// ensureLdCache builds a directory image's missing ld.so cache entry (the
-// first rank, or the node's keeper, does this before the container is
-// set up), and records the ABI verdict in the plan.
-func ensureLdCache(p *plan.Plan) error {
+// useLdCache makes sure the plan's ld.so cache entry exists: the first
+// rank, or the node's keeper, builds a directory image's missing entry
+// before the container is set up, and records the ABI verdict in the plan.
+// It returns holding the entry, so that no build of another run evicts it
+// before the caller has bound it (nil when there is nothing to hold).
+func useLdCache(p *plan.Plan) (*nodecache.Hold, error) {
 	in := p.Inject
-	if in == nil || in.LdCache != plan.LdCacheMissing {
-		return nil
+	if in == nil {
+		return nil, nil
+	}
+	switch in.LdCache {
+	case plan.LdCachePending: // built and held inside; the container binds the cache at its start
+		return nil, nodecache.PrepareLdCache(entryOf(in))
+	case plan.LdCacheMissing, plan.LdCacheReused:
+	default:
+		return nil, nil
 	}
 	var inj *hostlib.Injection
-	rep, built, err := nodecache.EnsureLdCache(entryOf(in), func() (nodecache.LdFiles, error) {
+	rep, built, h, err := nodecache.UseLdCache(entryOf(in), func() (nodecache.LdFiles, error) {
+		if p.Image.Kind != plan.ImageDir { // a reused entry, evicted since planning
+			return nodecache.LdFiles{}, fmt.Errorf("the ld.so cache entry %s was removed after this run found it: run again", in.CacheDir)
+		}
 		var err error
 		if inj, err = p.BuildInjection(); err != nil {
 			return nodecache.LdFiles{}, err
@@ -60,10 +72,12 @@ func ensureLdCache(p *plan.Plan) error {
 		return nodecache.LdFiles{Conf: []byte(inj.LdSoConf), Cache: inj.LdSoCache, Report: &inj.ABI}, nil
 	}, buildLog(p))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p.RecordLdCache(stateOf(built), rep, inj)
-	return nil
+	if in.LdCache == plan.LdCacheMissing { // a reused entry built again is the same entry
+		p.RecordLdCache(stateOf(built), rep, inj)
+	}
+	return h, nil
 }
 
 func stateOf(built bool) plan.LdCacheState {
@@ -134,7 +148,7 @@ func detectMPIInside(raw json.RawMessage) (any, error) {
 func buildLdCacheInside(p *plan.Plan, nsfds []int, rank string) error {
 	in := p.Inject
 	var out ldcacheOutput
-	rep, built, err := nodecache.EnsureLdCache(entryOf(in), func() (nodecache.LdFiles, error) {
+	rep, built, hold, err := nodecache.UseLdCache(entryOf(in), func() (nodecache.LdFiles, error) {
 		pathVar, _ := p.Env.Get("PATH")
 		input := ldcacheInput{Resolution: in.Resolution, Argv0: p.Argv[0], Path: pathVar, Cwd: p.Cwd}
 		if err := runInside(nsfds, rank, "ldcache", input, &out); err != nil {
@@ -145,6 +159,7 @@ func buildLdCacheInside(p *plan.Plan, nsfds []int, rank string) error {
 	if err != nil {
 		return err
 	}
+	defer hold.Release() // once bound
 	if built {
 		in.Binaries = out.Binaries
 	}

@@ -4,20 +4,20 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/userdir"
 
 	"golang.org/x/sys/unix"
 )
 
 // The rendezvous is a Unix socket per node join key, in a directory that
-// belongs to the user and has mode 0700. The C fast path (nsexec/fastpath.c)
-// computes the same names; keep the two in step.
+// belongs to the user and has mode 0700: the first of a series of names
+// that is ours (package userdir, where it says why the ranks of a job still
+// all meet). The C fast path (nsexec/fastpath.c, userdir.c) computes the
+// same names; keep the two in step.
 
 // The magic, the reply codes and the directory names are the contract with
 // the C fast path, defined once in nsexec.h.
@@ -32,46 +32,34 @@ const (
 	maxMessage     = nsexec.MaxMessage
 )
 
-func privateDir(path string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR &&
-		int(st.Uid) == os.Getuid() && st.Mode&0o077 == 0
+// rendezvousDirs are the candidates for the rendezvous directory, in the
+// order that every rank, in Go and in C, walks them (package userdir).
+func rendezvousDirs() []string {
+	return userdir.Rendezvous(nsexec.RendezvousPrefix, os.Getuid(), os.Getenv("XDG_RUNTIME_DIR"))
 }
 
-// rendezvousDir is $XDG_RUNTIME_DIR/mpiwrap when that is usable, else
-// /tmp/mpiwrap-UID. With create it is made, and it is always checked to be
-// private: a directory someone else made is an error, not something to use.
-func rendezvousDir(create bool) (string, error) {
-	dir := nsexec.RendezvousPrefix + strconv.Itoa(os.Getuid())
-	if xdg := os.Getenv("XDG_RUNTIME_DIR"); len(xdg) < nsexec.XDGMax && xdg != "" && privateDir(xdg) {
-		dir = filepath.Join(xdg, nsexec.XDGDir)
-	}
-	if create {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("make rendezvous directory: %w", err)
+func socketPath(dir, key string) string { return userdir.Socket(dir, key) }
+
+// findKeeper connects to the node's keeper for key in whichever rendezvous
+// directory of ours holds its socket.
+func findKeeper(dirs []string, key string) (int, string, bool) {
+	for _, d := range dirs {
+		if !userdir.Private(d) {
+			continue
+		}
+		path := socketPath(d, key)
+		if fd, err := dial(path); err == nil {
+			return fd, path, true
 		}
 	}
-	if !privateDir(dir) {
-		return "", fmt.Errorf("rendezvous directory %s is not a directory of yours with mode 0700: remove it and retry", dir)
-	}
-	return dir, nil
+	return -1, "", false
 }
 
-func socketPath(dir, key string) string {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return fmt.Sprintf("%s/%016x.sock", dir, h.Sum64())
-}
-
-// lockDir serialises leader election; it is held only while a leader binds
-// its socket, never while a namespace is built.
+// lockDir locks one rendezvous directory; the keeper holds it while it
+// removes its socket and, when empty, the directory.
 func lockDir(dir string) (func(), error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := userdir.Lock(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open rendezvous directory: %w", err)
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("lock rendezvous directory: %w", err)
 	}
 	return func() { unix.Close(fd) }, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/userdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,8 +29,11 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !p.Join.Shared { // a rank of its own builds its ld.so cache itself: -v then shows the verdict
-		if err := ensureLdCache(p); err != nil {
+	// A rank of its own builds its ld.so cache itself (-v then shows the
+	// verdict), and holds the entry until its container has it bound.
+	var hold *nodecache.Hold
+	if !p.Join.Shared {
+		if hold, err = useLdCache(p); err != nil {
 			return err
 		}
 	}
@@ -41,6 +46,9 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 	}
 	if spec.Verbose {
 		p.Describe(stderr, prefix)
+		vlogf = func(format string, args ...any) { fmt.Fprintf(stderr, "%s%s\n", prefix, fmt.Sprintf(format, args...)) }
+		dir, why := nodecache.Describe()
+		vlogf("node cache %s%s", dir, paren(why))
 	}
 	if err := errlist.Join(CheckUserNamespaces(), p.Inject.Refused()); err != nil { // every pre-flight failure at once
 		return err
@@ -53,14 +61,25 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 			Why: "a rank of its own that needs the container before its command runs"}
 	}
 	if !p.Join.Shared {
-		return runAlone(p, spec, rank)
+		return runAlone(p, spec, rank, hold)
 	}
+	hold.Release() // the keeper holds and binds it
 	return runShared(p, rank, h.Cwd)
+}
+
+// vlogf prints a line of what the run did under -v (Run sets it).
+var vlogf = func(string, ...any) {}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
 }
 
 // runAlone builds a namespace of its own and execs the command in it, all
 // in one C stage.
-func runAlone(p *plan.Plan, spec *plan.Spec, rank string) error {
+func runAlone(p *plan.Plan, spec *plan.Spec, rank string, hold *nodecache.Hold) error {
 	ops := &nsexec.Plan{}
 	fuseSock := -1
 	if p.Image.Kind == plan.ImageSquashFS {
@@ -83,7 +102,7 @@ func runAlone(p *plan.Plan, spec *plan.Spec, rank string) error {
 		cwd, _ := unix.Getwd()
 		nodecache.SavePlan(ops.Bytes(), p.CacheDeps(spec), os.Args, os.Environ(), cwd)
 	}
-	return execApply(ops, rank)
+	return execApply(ops, rank, hold.Fd())
 }
 
 // runShared joins the node's namespace through its keeper, becoming the
@@ -111,22 +130,20 @@ func talkToKeeper(p *plan.Plan, cwd, client string, env []string) (uint32, []byt
 	// A keeper can go away between our connect and its reply only when the
 	// node got more ranks than it expected, and the rendezvous directory
 	// only when a keeper ended meanwhile; either way, try again.
+	dirs := rendezvousDirs()
 	for attempt := 0; attempt < 3; attempt++ {
-		dir, err := rendezvousDir(true)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		path = socketPath(dir, p.Join.Key)
-		fd, err := dial(path)
-		if err != nil {
-			fd, err = elect(p, dir, path, p.RankLabel())
-		}
-		if errors.Is(err, errRetry) {
-			continue
+		fd, found, ok := findKeeper(dirs, p.Join.Key)
+		var err error
+		if !ok {
+			fd, found, err = elect(p, dirs, p.RankLabel())
 		}
 		if err != nil {
 			return 0, nil, nil, err
 		}
+		if path != found {
+			vlogf("rendezvous %s%s", found, paren(userdir.Skipped(dirs, filepath.Dir(found))))
+		}
+		path = found
 		err = writeAll(fd, encodeRequest(cwd, client, os.Args, env))
 		var status uint32
 		var payload []byte
@@ -163,36 +180,40 @@ func joinWith(fds []int, payload []byte, rank string) error {
 	ops := &nsexec.Plan{}
 	ops.Setns(fds[0], fds[1])
 	ops.Append(payload)
-	return execApply(ops, rank)
+	return execApply(ops, rank, -1)
 }
 
 // elect makes this rank the node's leader unless another rank beat it to
-// it: under the directory lock, a socket nobody answers is stale.
-func elect(p *plan.Plan, dir, path, rank string) (int, error) {
-	unlock, err := lockDir(dir)
+// it: holding the lock of every rendezvous directory of ours, a socket
+// nobody answers is stale, and a new one goes in the first of them.
+func elect(p *plan.Plan, dirs []string, rank string) (int, string, error) {
+	l, err := userdir.LockAll(dirs)
 	if err != nil {
-		return -1, err
+		var taken *userdir.TakenError
+		if errors.As(err, &taken) {
+			return -1, "", fmt.Errorf("no rendezvous directory for the node's ranks: %w, or set XDG_RUNTIME_DIR to a private directory of yours", err)
+		}
+		return -1, "", err
 	}
-	defer unlock()
-	if !privateDir(dir) {
-		return -1, errRetry // a keeper removed it while we waited
+	defer l.Unlock()
+	if fd, path, ok := findKeeper(dirs, p.Join.Key); ok {
+		return fd, path, nil
 	}
-	if fd, err := dial(path); err == nil {
-		return fd, nil
-	}
+	path := socketPath(l.Dir, p.Join.Key)
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return -1, fmt.Errorf("remove stale rendezvous socket: %w", err)
+		return -1, "", fmt.Errorf("remove stale rendezvous socket: %w", err)
 	}
-	l, err := listen(path)
+	ln, err := listen(path)
 	if err != nil {
-		return -1, err
+		return -1, "", err
 	}
-	defer l.Close()
-	if err := startKeeper(p, l, path, rank); err != nil {
+	defer ln.Close()
+	if err := startKeeper(p, ln, path, rank); err != nil {
 		os.Remove(path)
-		return -1, err
+		return -1, "", err
 	}
-	return dial(path)
+	fd, err := dial(path)
+	return fd, path, err
 }
 
 // startKeeper starts the node's keeper with this rank's own arguments, so
@@ -222,8 +243,6 @@ func startKeeper(p *plan.Plan, l *os.File, path, rank string) error {
 	}
 	return nil
 }
-
-var errRetry = errors.New("rendezvous changed; retry")
 
 func writeAll(fd int, b []byte) error {
 	for len(b) > 0 {

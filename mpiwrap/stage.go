@@ -44,8 +44,10 @@ func stageEnv(stage, rank string, extra ...string) []string {
 }
 
 // execApply replaces this process with the C apply stage running ops. It
-// returns only on failure.
-func execApply(ops *nsexec.Plan, rank string) error {
+// returns only on failure. hold, unless -1, is a descriptor that the stage
+// keeps while it sets the container up and closes when it execs the
+// command (a hold on the ld.so cache entry it binds).
+func execApply(ops *nsexec.Plan, rank string, hold int) error {
 	plan, err := planFile(ops)
 	if err != nil {
 		return err
@@ -56,6 +58,12 @@ func execApply(ops *nsexec.Plan, rank string) error {
 		return fmt.Errorf("pass plan: %w", err)
 	}
 	env := stageEnv("apply", rank, "_MPIWRAP_PLAN="+strconv.Itoa(fd))
+	if hold >= 0 {
+		if err := inheritable(hold); err != nil {
+			return fmt.Errorf("pass the ld.so cache hold: %w", err)
+		}
+		env = append(env, "_MPIWRAP_HOLD="+strconv.Itoa(hold))
+	}
 	err = syscall.Exec(selfExe, []string{"mpiwrap"}, env)
 	return fmt.Errorf("re-execute mpiwrap: %w", err)
 }

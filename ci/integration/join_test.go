@@ -14,14 +14,43 @@ import (
 	"github.com/mpiwrap/mpiwrap/internal/testreq"
 )
 
-// rendezvous is where a's ranks meet; it must be gone after every job.
-func rendezvous(a account) string { return fmt.Sprintf("/tmp/mpiwrap-%d", a.uid) }
+// rendezvousDirs are the names where a's ranks may meet (the commands run
+// without XDG_RUNTIME_DIR): /tmp/mpiwrap-UID, then, where another user took
+// that, /tmp/mpiwrap-UID.1 to .7 (nsexec.h).
+func rendezvousDirs(a account) []string {
+	dirs := []string{fmt.Sprintf("/tmp/mpiwrap-%d", a.uid)}
+	for i := 1; i < 8; i++ {
+		dirs = append(dirs, fmt.Sprintf("%s.%d", dirs[0], i))
+	}
+	return dirs
+}
+
+// ownDir reports whether path is a directory of a's (not a symlink).
+func ownDir(path string, a account) bool {
+	st, err := os.Lstat(path)
+	return err == nil && st.IsDir() && int(st.Sys().(*syscall.Stat_t).Uid) == a.uid
+}
+
+// rendezvous is where a's ranks meet: the first of rendezvousDirs that is
+// a's, or the first name when none is. It must be gone after every job.
+func rendezvous(a account) string {
+	for _, d := range rendezvousDirs(a) {
+		if ownDir(d, a) {
+			return d
+		}
+	}
+	return rendezvousDirs(a)[0]
+}
 
 func noLeftovers(t *testing.T, a account) {
 	t.Helper()
 	eventually(t, 10*time.Second, "rendezvous directory removed", func() bool {
-		_, err := os.Stat(rendezvous(a))
-		return os.IsNotExist(err)
+		for _, d := range rendezvousDirs(a) {
+			if ownDir(d, a) {
+				return false
+			}
+		}
+		return true
 	})
 	entries, _ := os.ReadDir("/dev/shm")
 	for _, e := range entries {

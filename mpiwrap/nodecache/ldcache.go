@@ -14,15 +14,18 @@ import (
 )
 
 // An ld.so cache entry is a directory ldcache/KEY holding the container's
-// ld.so.conf and ld.so.cache and the ABI verdict (abi.json) they were
-// built with. Entries are written whole (a directory renamed into place)
-// under a lock, so ranks of concurrent jobs build each at most once, and
-// every build is logged to ldcache.log.
+// ld.so.conf and ld.so.cache, the ABI verdict (abi.json) they were built
+// with and the path of the image they are for (image). Entries are written
+// whole (a directory renamed into place) under a lock (ldcache/KEY.lock),
+// so ranks of concurrent jobs build each at most once, and every build is
+// logged to ldcache.log. A build also evicts the image's older entries
+// (evict.go); a run holds its entry from lookup until its binds are made.
 const (
 	ldcacheDir = "ldcache"
 	confName   = "ld.so.conf"
 	cacheName  = "ld.so.cache"
 	reportName = "abi.json"
+	imageName  = "image"
 	logName    = "ldcache.log"
 )
 
@@ -64,36 +67,59 @@ func LdCacheEntry(key string) (LdEntry, error) {
 }
 
 // EnsureLdCache builds the entry with build unless it exists, and returns
-// its ABI verdict and whether this call built it.
+// its ABI verdict and whether this call built it. It holds the entry only
+// while it runs: a run that binds the entry uses UseLdCache.
 func EnsureLdCache(e LdEntry, build func() (LdFiles, error), log BuildLog) (*abi.Report, bool, error) {
 	if e.Report != nil {
 		return e.Report, false, nil
 	}
-	if _, err := create(ldcacheDir); err != nil {
-		return nil, false, err
+	rep, built, h, err := UseLdCache(e, build, log)
+	h.Release()
+	return rep, built, err
+}
+
+// UseLdCache is EnsureLdCache for a run that binds the entry: it returns
+// holding it (a shared lock on ldcache/KEY.lock, which eviction respects)
+// until Release, so an entry looked up can't be evicted before it is
+// bound. An entry found gone (evicted since planning) is built again. A
+// build evicts the image's older entries.
+func UseLdCache(e LdEntry, build func() (LdFiles, error), log BuildLog) (*abi.Report, bool, *Hold, error) {
+	if err := PrepareLdCache(e); err != nil {
+		return nil, false, nil, err
 	}
-	unlock, err := lockFile(e.Dir + ".lock")
+	ld := filepath.Dir(e.Dir)
+	h, err := lockEntry(e.Dir, unix.LOCK_SH)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
-	defer unlock()
+	if rep, err := readReport(e.Dir); err == nil {
+		markUsed(e.Dir, log.Image)
+		return rep, false, h, nil
+	}
+	h.Release()
+	if h, err = lockEntry(e.Dir, unix.LOCK_EX); err != nil {
+		return nil, false, nil, err
+	}
 	if rep, err := readReport(e.Dir); err == nil { // built meanwhile
-		return rep, false, nil
+		markUsed(e.Dir, log.Image)
+		return rep, false, h.shared(), nil
 	}
 	start := time.Now()
 	files, err := build()
+	if err == nil {
+		err = store(e.Dir, files, log.Image)
+	}
 	if err != nil {
-		return nil, false, err
+		h.Release()
+		return nil, false, nil, err
 	}
-	if err := store(e.Dir, files); err != nil {
-		return nil, false, err
-	}
-	appendLog(e.Key, log, time.Since(start))
-	return files.Report, true, nil
+	appendLog(filepath.Dir(ld), e.Key, log, time.Since(start))
+	evict(ld, log.Image, e.Key)
+	return files.Report, true, h.shared(), nil
 }
 
 // store writes an entry atomically: a reader sees all of it or none.
-func store(dir string, f LdFiles) error {
+func store(dir string, f LdFiles, image string) error {
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".build-")
 	if err != nil {
 		return fmt.Errorf("store ld.so cache: %w", err)
@@ -103,7 +129,7 @@ func store(dir string, f LdFiles) error {
 	if err != nil {
 		return fmt.Errorf("store ld.so cache: %w", err)
 	}
-	for name, data := range map[string][]byte{confName: f.Conf, cacheName: f.Cache, reportName: report} {
+	for name, data := range map[string][]byte{confName: f.Conf, cacheName: f.Cache, reportName: report, imageName: []byte(image)} {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
 			return fmt.Errorf("store ld.so cache: %w", err)
 		}
@@ -115,8 +141,8 @@ func store(dir string, f LdFiles) error {
 }
 
 // appendLog records a build; failing to log is not an error.
-func appendLog(key string, l BuildLog, took time.Duration) {
-	f, err := os.OpenFile(filepath.Join(Root(), logName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+func appendLog(root, key string, l BuildLog, took time.Duration) {
+	f, err := os.OpenFile(filepath.Join(root, logName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return
 	}
@@ -138,15 +164,13 @@ func readReport(dir string) (*abi.Report, error) {
 	return rep, nil
 }
 
-// lockFile serialises builds of one entry across jobs on a node.
-func lockFile(path string) (func(), error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+// PrepareLdCache makes the directory of e (a pending entry, built inside
+// the container, which binds that directory at its start), and checks that
+// it is where the run planned it.
+func PrepareLdCache(e LdEntry) error {
+	ld, err := create(ldcacheDir)
+	if err == nil && filepath.Dir(e.Dir) != ld {
+		err = fmt.Errorf("the node cache is %s now, not %s as this run planned: run again", filepath.Dir(ld), filepath.Dir(filepath.Dir(e.Dir)))
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { unix.Close(fd) }, nil
+	return err
 }

@@ -1,7 +1,8 @@
 // Package nodecache is the user's node-local cache in /var/tmp/mpiwrap-UID
-// (mode 0700, files 0600 or read-only): the ld.so cache entries that
-// injected host stacks need, built once per node, and the plans of single
-// ranks that the C half replays without starting Go. Its inputs are plain
+// (mode 0700, files 0600 or read-only; the first of /var/tmp/mpiwrap-UID.1
+// to .7 that is ours when another user took that name): the ld.so cache
+// entries that injected host stacks need, built once per node, and the
+// plans of single ranks that the C half replays without starting Go. Its inputs are plain
 // (a key, files to store, a plan's bytes and dependencies); it knows
 // nothing of plans. Reading never creates anything: only the runtime, when
 // it builds an entry or saves a plan, makes the directory.
@@ -12,53 +13,63 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
-	"golang.org/x/sys/unix"
+	"github.com/mpiwrap/mpiwrap/mpiwrap/userdir"
 )
 
-// Root is the cache directory of the calling user; the C replay
-// (nsexec/plancache.c) reads plans from the same place.
-func Root() string { return root() }
-
-// root is a variable so that tests can point the ld.so cache elsewhere.
-var root = func() string { return nsexec.CachePrefix + strconv.Itoa(os.Getuid()) }
-
-// private reports whether path is a directory of ours that nobody else
-// can enter: anyone who could write a plan here could make the user run
-// anything.
-func private(path string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR &&
-		int(st.Uid) == os.Getuid() && st.Mode&0o077 == 0
+// Root is the cache directory of the calling user: the first of its series
+// (/var/tmp/mpiwrap-UID, then .1 to .7; package userdir) that is a private
+// directory of ours, or when none is, the one a run would make. It only
+// reads. The C replay (nsexec/plancache.c) reads plans from the same place.
+func Root() string {
+	if dir, _, err := userdir.Preview(dirs()); err == nil {
+		return dir
+	}
+	return root()
 }
 
-// errNotOurs is the one message for a cache directory someone else made.
-func errNotOurs(dir string) error {
-	return fmt.Errorf("cache directory %s is not a directory of yours with mode 0700: remove it", dir)
+// root is the first name of the series, a variable so that tests can point
+// the cache elsewhere.
+var root = func() string { return nsexec.CachePrefix + strconv.Itoa(os.Getuid()) }
+
+func dirs() []string { return userdir.Series(root()) }
+
+// Describe says, for -v, which directory is the node cache and why the
+// names before it were skipped.
+func Describe() (dir, why string) {
+	dir, made, err := userdir.Preview(dirs())
+	if err != nil {
+		return root(), err.Error()
+	}
+	why = userdir.Skipped(dirs(), dir)
+	if !made {
+		why = strings.TrimPrefix(why+"; not made yet", "; ")
+	}
+	return dir, why
 }
 
 // existing returns the root if it exists, "" if it does not, and an error
-// if it is not private.
+// if every name of the series is taken.
 func existing() (string, error) {
-	dir := Root()
-	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-		return "", nil
+	dir, made, err := userdir.Preview(dirs())
+	if err != nil {
+		return "", cacheErr(err)
 	}
-	if !private(dir) {
-		return "", errNotOurs(dir)
+	if !made {
+		return "", nil
 	}
 	return dir, nil
 }
 
+func cacheErr(err error) error { return fmt.Errorf("no node cache: %w", err) }
+
 // create makes the root (and sub, below it) when missing.
 func create(sub string) (string, error) {
-	dir := Root()
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("make node cache %s: %w", dir, err)
-	}
-	if !private(dir) {
-		return "", errNotOurs(dir)
+	dir, err := userdir.Ensure(dirs())
+	if err != nil {
+		return "", cacheErr(err)
 	}
 	if sub == "" {
 		return dir, nil

@@ -91,38 +91,12 @@ int nsx_join_key(char *key, size_t len)
 	return 0;
 }
 
-static int private_dir(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-	       st.st_uid == getuid() && (st.st_mode & 077) == 0;
-}
-
-/* Must agree with mpiwrap's rendezvous.go; a test checks that it does. The
- * directory is made if missing, and must be ours with mode 0700. */
+/* Must agree with mpiwrap's rendezvous.go; a test checks that it does:
+ * where a new leader binds key's socket, in the first rendezvous directory
+ * that is ours (userdir.c), made if there is none. */
 int nsx_socket_path(const char *key, char *out, size_t len)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	char dir[128];
-	uint64_t h = 14695981039346656037ULL;
-
-	for (const char *p = key; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 1099511628211ULL;
-	}
-	if (xdg != NULL && strlen(xdg) < NSX_XDG_MAX && private_dir(xdg))
-		snprintf(dir, sizeof dir, "%s/" NSX_XDG_DIR, xdg);
-	else
-		snprintf(dir, sizeof dir, NSX_RENDEZVOUS_PREFIX "%u", getuid());
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -1;
-	if (!private_dir(dir))
-		return -1;
-	if ((size_t)snprintf(out, len, "%s/%016llx.sock", dir,
-			     (unsigned long long)h) >= len)
-		return -1;
-	return 0;
+	return nsx_socket_path_at(NSX_RENDEZVOUS_PREFIX, key, out, len);
 }
 
 static int put_str(char **p, char *end, const char *s)
@@ -255,23 +229,19 @@ static int connect_keeper(const char *path)
 	return s;
 }
 
-static int lock_dir(const char *sock)
+/* The node's keeper for key, in whichever rendezvous directory of ours
+ * holds its socket; path is where it was found. */
+static int find_keeper(const struct nsx_dirs *d, const char *key, char *path, size_t len)
 {
-	char dir[256];
-	char *slash;
-	int fd;
+	for (int i = 0; i < d->n; i++) {
+		int s;
 
-	snprintf(dir, sizeof dir, "%s", sock);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return -1;
-	*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0 || !private_dir(dir)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
+		if (!nsx_private_dir(d->path[i]) || nsx_socket_in(d->path[i], key, path, len) < 0)
+			continue;
+		if ((s = connect_keeper(path)) >= 0)
+			return s;
 	}
-	return fd;
+	return -1;
 }
 
 static int move_high(int fd)
@@ -332,19 +302,21 @@ static int spawn_keeper(int argc, char **argv, int lfd, const char *path, ino_t 
 			       WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* Become the node's leader unless another rank beat us: under the
- * directory lock, a socket that nobody answers is stale. */
-static int elect(int argc, char **argv, const char *path)
+/* Become the node's leader unless another rank beat us: holding the lock
+ * of every rendezvous directory of ours (nsx_dirs_lock), a socket that
+ * nobody answers is stale, and a new one goes in the first of them. */
+static int elect(int argc, char **argv, const struct nsx_dirs *d, const char *key, char *path,
+		 size_t len)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
-	int lock = lock_dir(path), s, l;
+	int locks[NSX_SERIES_LEN + 1], nlocks, first, s, l;
 
-	if (lock < 0)
+	if ((nlocks = nsx_dirs_lock(d, locks, &first)) < 0)
 		return -1;
-	s = connect_keeper(path);
-	if (s >= 0) {
-		close(lock);
+	s = find_keeper(d, key, path, len);
+	if (s >= 0 || nsx_socket_in(d->path[first], key, path, len) < 0) {
+		nsx_dirs_unlock(locks, nlocks);
 		return s;
 	}
 	unlink(path);
@@ -356,10 +328,10 @@ static int elect(int argc, char **argv, const char *path)
 		if (l >= 0)
 			close(l);
 		unlink(path);
-		close(lock);
+		nsx_dirs_unlock(locks, nlocks);
 		return -1;
 	}
-	close(lock);
+	nsx_dirs_unlock(locks, nlocks);
 	return connect_keeper(path);
 }
 
@@ -462,6 +434,7 @@ static pid_t fork_rank(int nsfds[2])
 void nsx_fastpath(int argc, char **argv)
 {
 	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct nsx_dirs dirs;
 	unsigned char *rep;
 	size_t reqlen, replen;
 	int fds[3], nfds, s;
@@ -474,9 +447,10 @@ void nsx_fastpath(int argc, char **argv)
 		nsx_plan_cache(argc, argv); /* a rank of its own */
 		return;
 	}
-	if (flag_present(argc, argv) || nsx_socket_path(key, path, sizeof path) < 0)
+	if (flag_present(argc, argv) || nsx_dirs_rendezvous(&dirs, NSX_RENDEZVOUS_PREFIX) < 0)
 		return;
-	if ((s = connect_keeper(path)) < 0 && (s = elect(argc, argv, path)) < 0)
+	if ((s = find_keeper(&dirs, key, path, sizeof path)) < 0 &&
+	    (s = elect(argc, argv, &dirs, key, path, sizeof path)) < 0)
 		return;
 	req = build_request(argc, argv, &reqlen);
 	rep = NULL;

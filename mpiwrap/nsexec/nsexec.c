@@ -149,12 +149,16 @@ static int env_fd(const char *name)
  * the process with status 0, unless it asks to return to the Go runtime. */
 static void run_plan_stage(void)
 {
-	int fd = env_fd("_MPIWRAP_PLAN");
+	int fd = env_fd("_MPIWRAP_PLAN"), hold = env_fd("_MPIWRAP_HOLD");
 	size_t len;
 	unsigned char *buf;
 
 	if (fd < 0)
 		nsx_die(EXIT_MPIWRAP, "stage %s without _MPIWRAP_PLAN", nsexec_stage);
+	/* A hold on the ld.so cache entry this plan binds (mpiwrap/nodecache):
+	 * kept while the container is set up, not by the command. */
+	if (hold >= 3)
+		fcntl(hold, F_SETFD, FD_CLOEXEC);
 	buf = read_plan(fd, &len);
 	if (nsexec_apply(buf, len) == NSX_RETURN)
 		return;

@@ -48,6 +48,8 @@ const (
 	XDGMax           = C.NSX_XDG_MAX
 	RendezvousPrefix = C.NSX_RENDEZVOUS_PREFIX
 	CachePrefix      = C.NSX_CACHE_PREFIX
+	SeriesLen        = C.NSX_SERIES_LEN
+	SeriesSuffix     = C.NSX_SERIES_SUFFIX
 	PlanMagic        = C.NSX_PLAN_MAGIC
 	PlanMax          = C.NSX_PLAN_MAX
 )
@@ -92,6 +94,35 @@ func SocketPathC(key string) (string, bool) {
 	defer C.free(unsafe.Pointer(ck))
 	buf := make([]byte, 256)
 	if C.nsx_socket_path(ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) != 0 {
+		return "", false
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
+}
+
+// UserDirC is the C half's directory of prefix's series (prefix + uid,
+// then its numbered fallbacks): the first that is a private directory of
+// ours, made when none is and create is set; false when every one is taken.
+func UserDirC(prefix string, create bool) (string, bool) {
+	cp := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cp))
+	mk := C.int(0)
+	if create {
+		mk = 1
+	}
+	buf := make([]byte, 512)
+	if C.nsx_user_dir(cp, mk, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) != 0 {
+		return "", false
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
+}
+
+// SocketPathAtC is SocketPathC with the rendezvous prefix a parameter.
+func SocketPathAtC(prefix, key string) (string, bool) {
+	cp, ck := C.CString(prefix), C.CString(key)
+	defer C.free(unsafe.Pointer(cp))
+	defer C.free(unsafe.Pointer(ck))
+	buf := make([]byte, 512)
+	if C.nsx_socket_path_at(cp, ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) != 0 {
 		return "", false
 	}
 	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true

@@ -187,7 +187,6 @@ static unsigned char *read_private(const char *path, size_t *len, time_t *mtime)
 unsigned char *nsx_cached_plan(int argc, char **argv, size_t *plan_len, void **owner)
 {
 	char cwd[4096], dir[64], path[128];
-	struct stat st;
 	uint64_t h = 14695981039346656037ULL;
 	struct reader r;
 	unsigned char *buf;
@@ -203,9 +202,7 @@ unsigned char *nsx_cached_plan(int argc, char **argv, size_t *plan_len, void **o
 	for (char **e = environ; *e != NULL; e++)
 		if (nsx_plan_env_key(*e))
 			fnv(&h, *e);
-	snprintf(dir, sizeof dir, NSX_CACHE_PREFIX "%u", getuid());
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-	    (st.st_mode & 077) != 0)
+	if (nsx_user_dir(NSX_CACHE_PREFIX, 0, dir, sizeof dir) < 0) /* userdir.c */
 		return NULL;
 	snprintf(path, sizeof path, "%s/%016llx.plan", dir, (unsigned long long)h);
 	if ((buf = read_private(path, &len, &mtime)) == NULL)
