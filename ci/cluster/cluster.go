@@ -58,8 +58,9 @@ var (
 )
 
 // Up makes a cluster of n hosts (cluster.sh up n, which first removes any
-// leftovers) and its Slurm. It waits up to 10 minutes for another process
-// that holds a cluster to bring it down. One cluster per process at a time.
+// leftovers) and its Slurm; if that fails, it removes what it made. It
+// waits up to 10 minutes for another process that holds a cluster to
+// bring it down. One cluster per process at a time.
 func Up(n int) (*Cluster, error) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -71,6 +72,10 @@ func Up(n int) (*Cluster, error) {
 		return nil, err
 	}
 	if err := script(3*time.Minute, "up", strconv.Itoa(n)); err != nil {
+		// Leave nothing half made behind for the next holder of the lock.
+		if derr := script(2*time.Minute, "down"); derr != nil {
+			err = errors.Join(err, derr)
+		}
 		lock.Close()
 		return nil, err
 	}

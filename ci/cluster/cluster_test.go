@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,44 +23,90 @@ const helloOut = "hello size=4 sum=6"
 
 // runner runs argvs as the test user in a directory every host sees.
 type runner struct {
-	uid, gid uint32
-	home     string
-	dir      string
+	name      string
+	uid, gid  uint32
+	home, dir string
 }
 
-// result of one command; killed says it ran past its time and was stopped.
+// result of one command; killed says it was stopped (ran past its time).
 type result struct {
 	out, errs string
 	err       error
 	killed    bool
 }
 
-// run runs argv within timeout. A command that outlives it gets SIGTERM
-// (hydra, srun and mpirun then stop their ranks on every host), and
-// SIGKILL 5 s later.
-func (r runner) run(timeout time.Duration, env []string, argv ...string) result {
+// syncBuf is a buffer that a command writes while run reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run runs argv within timeout, or, when done is set, until 5 s after
+// done says its output is complete. A command stopped then gets SIGTERM
+// (hydra, srun and mpirun stop their ranks on every host), and SIGKILL
+// 5 s later.
+func (r runner) run(timeout time.Duration, done func(string) bool, env []string, argv ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = r.dir
 	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + r.home,
-		"USER=testu", "LANG=C"}, env...)
+		"USER=" + r.name, "LANG=C"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: r.uid, Gid: r.gid,
 		Groups: []uint32{r.gid}}}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
-	var out, errb bytes.Buffer
+	var out, errb syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return result{err: err}
+	}
+	exited := make(chan struct{})
+	if done != nil {
+		go stopAfterDone(&out, done, cancel, exited)
+	}
+	err := cmd.Wait()
+	close(exited)
 	return result{out.String(), errb.String(), err, ctx.Err() != nil}
+}
+
+// stopAfterDone calls cancel 5 s after done(out) holds, unless the
+// command has exited by then.
+func stopAfterDone(out *syncBuf, done func(string) bool, cancel func(), exited chan struct{}) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !done(out.String()) {
+		select {
+		case <-exited:
+			return
+		case <-tick.C:
+		}
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cancel()
+	}
 }
 
 // must runs argv and fails t unless it succeeds; it returns stdout.
 func (r runner) must(t *testing.T, env []string, argv ...string) string {
 	t.Helper()
-	res := r.run(90*time.Second, env, argv...)
+	res := r.run(90*time.Second, nil, env, argv...)
 	if res.err != nil {
-		t.Fatalf("%q: %v (killed after 90 s: %v)\nstdout:\n%s\nstderr:\n%s", argv, res.err, res.killed, res.out, res.errs)
+		t.Fatalf("%q: %v (stopped after 90 s: %v)\nstdout:\n%s\nstderr:\n%s", argv, res.err, res.killed, res.out, res.errs)
 	}
 	return res.out
 }
@@ -67,17 +114,17 @@ func (r runner) must(t *testing.T, env []string, argv ...string) string {
 // mpich runs an MPICH job, whose output done says is complete. MPICH
 // 4.0.2 (ch4:ucx) can hang in MPI_Finalize when ranks talk over TCP
 // (ci/README.md, "Test cluster"): a job that printed all of its output and
-// then did not end is stopped and run again, at most 3 times in all, and
-// the test log says so.
+// then did not end within 5 s is stopped and run again, at most 5 times in
+// all, and the test log says so.
 func (r runner) mpich(t *testing.T, env []string, done func(out string) bool, argv ...string) result {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		res := r.run(20*time.Second, env, argv...)
+		res := r.run(60*time.Second, done, env, argv...)
 		if !res.killed {
 			return res
 		}
-		if !done(res.out) || attempt == 3 {
-			t.Fatalf("%q: no end within 20 s (attempt %d)\nstdout:\n%s\nstderr:\n%s", argv, attempt, res.out, res.errs)
+		if !done(res.out) || attempt == 5 {
+			t.Fatalf("%q: did not end (attempt %d)\nstdout:\n%s\nstderr:\n%s", argv, attempt, res.out, res.errs)
 		}
 		t.Logf("MPICH finalize hang: %q printed its result, then hung in MPI_Finalize; stopped it (attempt %d)", argv, attempt)
 	}
@@ -92,15 +139,22 @@ func requirements(t *testing.T) *user.User {
 		_, err := exec.LookPath(c)
 		testreq.Require(t, err == nil, c+" (ci/deps.sh installs it)")
 	}
+	err := exec.Command("sh", "-c", "munge -n </dev/null | unmunge >/dev/null").Run()
+	testreq.Require(t, err == nil, "a running munged (ci/slurm/setup.sh starts it)")
 	testreq.Slurm(t, "pmi2")
 	testreq.Slurm(t, "pmix")
-	u, err := user.Lookup("testu")
-	testreq.Require(t, err == nil, "test user testu (ci/testuser.sh makes it)")
+	name := os.Getenv("MPIWRAP_TEST_USER")
+	if name == "" {
+		name = "testu"
+	}
+	u, err := user.Lookup(name)
+	testreq.Require(t, err == nil, "test user "+name+" (ci/testuser.sh makes it)")
 	return u
 }
 
 // TestCluster brings up two hosts, runs native MPI jobs across them as the
-// test user under every launcher, and checks that Down leaves nothing.
+// test user ($MPIWRAP_TEST_USER, default testu) under every launcher, and
+// checks that Down leaves nothing.
 func TestCluster(t *testing.T) {
 	u := requirements(t)
 	c, err := cluster.Up(2)
@@ -166,7 +220,7 @@ func newRunner(t *testing.T, c *cluster.Cluster, u *user.User) runner {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return runner{uid: uint32(uid), gid: uint32(gid), home: u.HomeDir, dir: dir}
+	return runner{name: u.Username, uid: uint32(uid), gid: uint32(gid), home: u.HomeDir, dir: dir}
 }
 
 // testIdentity: every host has its own hostname, boot_id and machine-id,
@@ -179,7 +233,7 @@ func testIdentity(t *testing.T, c *cluster.Cluster, r runner) {
 		out := r.must(t, nil, c.Exec(h, "sh", "-c",
 			`echo "$(hostname) $(cat /etc/hostname) $(id -un) $HOME $(cat /proc/sys/kernel/random/boot_id) $(getent hosts h1 h2 | tr -s ' \n' '  ')"`)...)
 		f := strings.Fields(out)
-		want := []string{h, h, "testu", r.home}
+		want := []string{h, h, r.name, r.home}
 		if len(f) != 9 || strings.Join(f[:4], " ") != strings.Join(want, " ") ||
 			strings.Join(f[5:], " ") != "10.77.0.11 h1 10.77.0.12 h2" {
 			t.Fatalf("%s: got %q, want %q, a boot_id and the hosts' addresses", h, out, want)
@@ -233,7 +287,7 @@ func hello(t *testing.T, r runner, mpich bool, env []string, argv []string) resu
 	if mpich {
 		res = r.mpich(t, env, func(out string) bool { return hasLine(out, helloOut) }, argv...)
 	} else {
-		res = r.run(90*time.Second, env, argv...)
+		res = r.run(90*time.Second, nil, env, argv...)
 	}
 	if res.err != nil || !hasLine(res.out, helloOut) || strings.Contains(res.errs, "rror") {
 		t.Fatalf("%q: %v; want %q\nstdout:\n%s\nstderr:\n%s", argv, res.err, helloOut, res.out, res.errs)

@@ -134,7 +134,7 @@ func osu(t *testing.T, r runner, family string, env, argv []string) string {
 	if family == "mpich" {
 		res = r.mpich(t, env, row.MatchString, argv...)
 	} else {
-		res = r.run(90*time.Second, env, argv...)
+		res = r.run(90*time.Second, nil, env, argv...)
 	}
 	if res.err != nil || !row.MatchString(res.out) {
 		t.Fatalf("%q: %v\nstdout:\n%s\nstderr:\n%s", argv, res.err, res.out, res.errs)
