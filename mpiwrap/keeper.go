@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/plan"
 	"github.com/mpiwrap/mpiwrap/netinject"
@@ -91,11 +92,12 @@ func (k *keeper) build() string {
 		return err.Error()
 	}
 	k.inputs = plan.MountInputs(spec, h.Env, cwd)
-	hold, err := useLdCache(k.leader)
+	var hold *nodecache.Hold
+	k.leader, hold, err = holdLdCache(k.leader, spec, h)
+	defer hold.Release() // once the namespace has it bound
 	if err != nil {
 		return err.Error()
 	}
-	defer hold.Release() // once the namespace has it bound
 
 	if err := k.leader.Inject.Refused(); err != nil { // before any mount
 		return err.Error()

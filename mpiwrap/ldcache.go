@@ -3,6 +3,7 @@ package mpiwrap
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -41,6 +42,19 @@ func entryOf(in *plan.Injection) nodecache.LdEntry {
 
 func buildLog(p *plan.Plan) nodecache.BuildLog {
 	return nodecache.BuildLog{Image: p.Image.Path, Profiles: p.Inject.Profiles}
+}
+
+// holdLdCache is useLdCache for p, planned from spec and h: should another
+// user have taken the node cache's name since, the cache is made under the
+// next name and the rank plans again, once, to bind from there.
+func holdLdCache(p *plan.Plan, spec *plan.Spec, h *plan.Host) (*plan.Plan, *nodecache.Hold, error) {
+	held, err := useLdCache(p)
+	if errors.Is(err, nodecache.ErrMoved) {
+		if p, err = plan.New(spec, h); err == nil {
+			held, err = useLdCache(p)
+		}
+	}
+	return p, held, err
 }
 
 // useLdCache makes sure the plan's ld.so cache entry exists: the first

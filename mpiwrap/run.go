@@ -33,7 +33,7 @@ func Run(spec *plan.Spec, stderr io.Writer) error {
 	// verdict), and holds the entry until its container has it bound.
 	var hold *nodecache.Hold
 	if !p.Join.Shared {
-		if hold, err = useLdCache(p); err != nil {
+		if p, hold, err = holdLdCache(p, spec, h); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,4 +178,36 @@ func TestSquattedAllNames(t *testing.T) {
 		_, err := os.Lstat(filepath.Join(xdg, "mpiwrap"))
 		return os.IsNotExist(err)
 	})
+}
+
+// A squatter who keeps taking and giving back the names while the victim's
+// jobs start (so that ranks of one job walk the series at moments when it
+// differs) splits no job and stops none: the 4 ranks of every job share one
+// namespace.
+func TestSquatterFlips(t *testing.T) {
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
+	accts := accounts(t)
+	root, user := accts[0], accts[1]
+	squatting(t, root)
+	rv := rendezvousDirs(root)
+	ctx, cancel := context.WithCancel(context.Background())
+	flip := cmdAs(ctx, user, "/", nil, "sh", "-c", fmt.Sprintf(
+		"while :; do mkdir %[1]s; sleep 0.02; : > %[2]s; rmdir %[1]s; sleep 0.003; rm -f %[2]s; done 2>/dev/null",
+		rv[0], rv[1]))
+	if err := flip.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); flip.Wait() }()
+	host, _ := os.Readlink("/proc/self/ns/mnt")
+	for i := range 40 {
+		r := must(t, runAs(t, root, work, nil, 60*time.Second, "mpiexec.mpich", "-n", "4", bin, tiny,
+			"sh", "-c", "echo $(readlink /proc/self/ns/mnt)"))
+		got := lines(r.stdout)
+		if len(got) != 4 || got[0] != got[3] || strings.Contains(got[0], host) {
+			t.Fatalf("job %d: 4 ranks should share one new namespace (host %s):\n%s", i, host, r)
+		}
+	}
+	cancel()
+	flip.Wait()
+	noLeftovers(t, root)
 }

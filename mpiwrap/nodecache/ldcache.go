@@ -164,13 +164,19 @@ func readReport(dir string) (*abi.Report, error) {
 	return rep, nil
 }
 
+// ErrMoved says that the node cache was made elsewhere than a run planned:
+// another user took the name the plan had for it (planning only reads, so
+// it can name a cache that does not exist yet). The cache exists now, where
+// planning again finds it.
+var ErrMoved = errors.New("the node cache was made elsewhere than planned")
+
 // PrepareLdCache makes the directory of e (a pending entry, built inside
 // the container, which binds that directory at its start), and checks that
 // it is where the run planned it.
 func PrepareLdCache(e LdEntry) error {
 	ld, err := create(ldcacheDir)
 	if err == nil && filepath.Dir(e.Dir) != ld {
-		err = fmt.Errorf("the node cache is %s now, not %s as this run planned: run again", filepath.Dir(ld), filepath.Dir(filepath.Dir(e.Dir)))
+		err = fmt.Errorf("%w: it is %s, not %s as this run planned", ErrMoved, filepath.Dir(ld), filepath.Dir(filepath.Dir(e.Dir)))
 	}
 	return err
 }

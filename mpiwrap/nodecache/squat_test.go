@@ -1,6 +1,7 @@
 package nodecache
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +63,9 @@ func TestCacheAllTaken(t *testing.T) {
 	}
 }
 
-// A name taken between planning and the build: the run stops rather than
-// build where the plan does not bind from.
+// A name taken between planning and the build: nothing is built where the
+// plan does not bind from, and the error says to plan again (the runtime
+// does, once), which finds the cache made under the next name.
 func TestCacheTakenSincePlanning(t *testing.T) {
 	dir := fakeRoot(t)
 	e, err := LdCacheEntry("k")
@@ -71,7 +73,15 @@ func TestCacheTakenSincePlanning(t *testing.T) {
 		t.Fatalf("entry %+v %v", e, err)
 	}
 	os.WriteFile(dir, nil, 0o600)
-	if _, _, _, err := UseLdCache(e, files, BuildLog{Image: "/img"}); err == nil || !strings.Contains(err.Error(), "run again") {
+	if _, _, _, err := UseLdCache(e, files, BuildLog{Image: "/img"}); !errors.Is(err, ErrMoved) {
 		t.Fatalf("got %v", err)
+	}
+	if e, err = LdCacheEntry("k"); err != nil || filepath.Dir(filepath.Dir(e.Dir)) != dir+".1" {
+		t.Fatalf("planned again: %+v %v", e, err)
+	}
+	if _, built, h, err := UseLdCache(e, files, BuildLog{Image: "/img"}); err != nil || !built {
+		t.Fatalf("built %v %v", built, err)
+	} else {
+		h.Release()
 	}
 }

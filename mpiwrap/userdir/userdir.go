@@ -120,9 +120,13 @@ func Preview(dirs []string) (dir string, made bool, err error) {
 	if d := Find(dirs); d != "" {
 		return d, true, nil
 	}
-	for _, d := range dirs {
-		if _, err := os.Lstat(d); errors.Is(err, os.ErrNotExist) {
+	for _, d := range dirs { // one lstat each: one may be made meanwhile
+		var st unix.Stat_t
+		switch err := unix.Lstat(d, &st); {
+		case errors.Is(err, unix.ENOENT):
 			return d, false, nil
+		case err == nil && private(&st):
+			return d, true, nil
 		}
 	}
 	return "", false, &TakenError{Dirs: dirs}
