@@ -31,6 +31,14 @@ func cacheDirs(a account) []string {
 func squatting(t *testing.T, victim account) {
 	t.Helper()
 	rv, cache := rendezvousDirs(victim), cacheDirs(victim)
+	for _, d := range append(append([]string{}, rv...), cache...) {
+		if !ownDir(d, victim) { // a squat left by a test that was killed
+			os.RemoveAll(d)
+		}
+		if _, err := os.Lstat(d + ".saved-by-squat-test"); err == nil && !ownDir(d, victim) {
+			os.Rename(d+".saved-by-squat-test", d) // and what it had moved
+		}
+	}
 	eventually(t, 60*time.Second, "no job of "+victim.name+" running on this node", func() bool {
 		for _, d := range rv {
 			if _, err := os.Lstat(d); err == nil {
