@@ -37,6 +37,7 @@ type keeper struct {
 	failure string // why the namespace could not be built
 	joined  map[int32]bool
 	parsed  map[string]*plan.Spec // by cwd and argv: ranks mostly repeat one line
+	replies map[replyKey][]byte   // a rank's reply after its log label, by shape
 
 	ctx      context.Context // ends when the launcher is gone
 	sessions sync.WaitGroup  // hosted ranks' PMI proxies
@@ -53,7 +54,7 @@ func RunKeeper(parse ParseFunc) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*plan.Spec{}, ctx: ctx,
+	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*plan.Spec{}, replies: map[replyKey][]byte{}, ctx: ctx,
 		fences: proxy.NewCache()}
 	k.failure = k.build()
 	quietStdio()
@@ -359,8 +360,24 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	case mode == plan.PMIProxy && !proxied:
 		return repProxy, nil, nil
 	}
+	rank, _ := plan.RankOf(req.env)
+	label := plan.Plan{Launcher: plan.Launcher{Rank: rank}}
+	ops := &nsexec.Plan{}
+	ops.Log(label.RankLabel(), false, k.leader.Image.Path)
+	if !proxied { // the rank runs the program on its own environment
+		key := replyKey{spec, replySig(req)}
+		if _, ok := k.replies[key]; !ok {
+			status, reply := k.planOwnRank(spec, req)
+			if status != repOK {
+				return status, reply, nil
+			}
+			k.replies[key] = reply
+		}
+		ops.Append(k.replies[key])
+		return repOK, ops.Bytes(), nil
+	}
 	if plan.MountInputs(spec, req.env, req.cwd) != k.inputs {
-		return repError, []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.leader.RankLabel())), nil
+		return repError, k.mismatch(), nil
 	}
 	env, err := plan.RankEnv(rankEnv, spec, k.leader.ProfileEnv, k.leader.HintEnv())
 	if err != nil {
@@ -368,15 +385,61 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	}
 	p := *k.leader
 	p.Env, p.Argv = env, spec.Command
-	rank, _ := plan.RankOf(req.env)
-	p.Launcher = plan.Launcher{Rank: rank}
-	ops := &nsexec.Plan{}
-	ops.Log(p.RankLabel(), false, p.Image.Path)
-	for _, w := range p.Warnings {
-		ops.Print("warning: ", w)
-	}
+	k.encodeWarnings(ops)
 	encodeCommand(ops, &p)
 	return repOK, ops.Bytes(), nil
+}
+
+// replyKey is what a rank's reply depends on besides its log label: ranks
+// of one step repeat one command line and environment shape, so the
+// keeper plans each shape once (at 1024 ranks it answers them in turn).
+type replyKey struct {
+	spec *plan.Spec
+	sig  string
+}
+
+// replySig digests the parts of a request a reply depends on: the working
+// directory, HOME and the PMIx variables but the rank (the binds, PMIx
+// directories and module names), and which PMI is on offer.
+func replySig(req *request) string {
+	var b strings.Builder
+	b.WriteString(req.cwd)
+	b.WriteString(string(plan.HostOffer(req.env)))
+	for _, kv := range req.env {
+		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "PMIX_") && !strings.HasPrefix(kv, "PMIX_RANK=") {
+			b.WriteByte(0)
+			b.WriteString(kv)
+		}
+	}
+	return b.String()
+}
+
+// planOwnRank plans the part of a rank's reply after its log label, for a
+// rank whose environment program runs on its own environment at exec.
+func (k *keeper) planOwnRank(spec *plan.Spec, req *request) (uint32, []byte) {
+	if plan.MountInputs(spec, req.env, req.cwd) != k.inputs {
+		return repError, k.mismatch()
+	}
+	env, err := plan.RankEnv(req.env, spec, k.leader.ProfileEnv, k.leader.HintEnv())
+	if err != nil {
+		return repError, []byte(err.Error())
+	}
+	p := *k.leader
+	p.Env, p.Argv = env, spec.Command
+	ops := &nsexec.Plan{}
+	k.encodeWarnings(ops)
+	encodeOwnCommand(ops, &p)
+	return repOK, ops.Bytes()
+}
+
+func (k *keeper) encodeWarnings(ops *nsexec.Plan) {
+	for _, w := range k.leader.Warnings {
+		ops.Print("warning: ", w)
+	}
+}
+
+func (k *keeper) mismatch() []byte {
+	return []byte(fmt.Sprintf("this rank asks for a different image, binds or directories than rank %s on this node, but all ranks of a step on one node share one container: give every rank the same image, binds, $HOME and working directory", k.leader.RankLabel()))
 }
 
 // planForkedRank answers a C client whose rank runs behind a proxy: it

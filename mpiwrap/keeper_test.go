@@ -42,7 +42,7 @@ func testKeeper(mpi plan.MPIClient) *keeper {
 	leader := &plan.Plan{Image: plan.Image{Path: "/img", Kind: plan.ImageDir}, Cwd: "/w", MPI: mpi,
 		Warnings: []string{"the leader's warning"}}
 	return &keeper{parse: fakeParse, leader: leader, inputs: plan.MountInputs(leaderSpec, env, "/w"),
-		parsed: map[string]*plan.Spec{}}
+		parsed: map[string]*plan.Spec{}, replies: map[replyKey][]byte{}}
 }
 
 // The keeper's answer to each kind of rank, planned without a namespace:
@@ -59,8 +59,11 @@ func TestKeeperPlansRequests(t *testing.T) {
 		want   []string // substrings of the error, or of the plan's dump
 	}{
 		{"same container", request{cwd: "/w", client: "c", argv: run("/img", "hostname"), env: hydra},
-			repOK, []string{`chdir "/w"`, `exec "/img" "1" "hostname"`, `"PMI_FD=9"`, `print "warning: " "the leader's warning"`}},
-		{"a Go client too", request{cwd: "/w", client: "go", argv: run("/img", "true"), env: hydra}, repOK, []string{`exec "/img" "1" "true"`}},
+			// The rank's own environment reaches the command: its plan holds
+			// the program that edits it, not a copy of it.
+			repOK, []string{`log "1" "0" "/img"`, `chdir "/w"`, `env "unset-glob" "LD_LIBRARY_PATH"`, `exec-env "/img" "1" "hostname"`,
+				`print "warning: " "the leader's warning"`}},
+		{"a Go client too", request{cwd: "/w", client: "go", argv: run("/img", "true"), env: hydra}, repOK, []string{`exec-env "/img" "1" "true"`}},
 		{"other image", request{cwd: "/w", client: "c", argv: run("/other", "true"), env: hydra},
 			repError, []string{"asks for a different image, binds or directories than rank 0 on this node"}},
 		{"other directory", request{cwd: "/elsewhere", client: "c", argv: run("/img", "true"), env: hydra}, repError, []string{"different image"}},
@@ -100,6 +103,26 @@ func TestKeeperPlansRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Ranks of one shape are planned once: the second rank's reply reuses the
+// first's, with its own rank in the log label.
+func TestKeeperRepliesByShape(t *testing.T) {
+	k := testKeeper(plan.MPIClient{Family: "mpich"})
+	env := func(rank string) []string { return []string{"HOME=/h", "PMI_RANK=" + rank, "PMI_SIZE=4", "PMI_FD=9"} }
+	argv := []string{"mpiwrap", "run", "/img", "true"}
+	_, a, _ := k.planRequest(&request{cwd: "/w", client: "c", argv: argv, env: env("1")})
+	_, b, _ := k.planRequest(&request{cwd: "/w", client: "c", argv: argv, env: env("2")})
+	da, _ := nsexec.Dump(a)
+	db, _ := nsexec.Dump(b)
+	if len(k.replies) != 1 || !strings.HasPrefix(da, `log "1" `) || !strings.HasPrefix(db, `log "2" `) ||
+		strings.SplitN(da, "\n", 2)[1] != strings.SplitN(db, "\n", 2)[1] {
+		t.Fatalf("%d shapes; replies:\n%s\n%s", len(k.replies), da, db)
+	}
+	_, c, _ := k.planRequest(&request{cwd: "/elsewhere", client: "c", argv: argv, env: env("3")})
+	if !strings.Contains(string(c), "different image") {
+		t.Fatalf("another working directory is another shape, refused: %q", c)
 	}
 }
 
