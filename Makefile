@@ -5,6 +5,10 @@ BIN ?= bin/mpiwrap
 # The PMIx helper loads the host's libpmix at run time, so it is linked
 # dynamically; mpiwrap finds it next to itself.
 PMIX_HELPER ?= $(dir $(BIN))mpiwrap-pmix
+# mpiwrap validate execs mpiwrap-validate, found next to mpiwrap: its
+# plotting and progress packages stay out of mpiwrap's start-up (README,
+# Dependencies). Pure Go, no cgo.
+VALIDATE_BIN ?= $(dir $(BIN))mpiwrap-validate
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # Static, and with musl where musl-gcc is installed: every rank pays one
 # extra exec of mpiwrap, and a static musl binary starts without the
@@ -20,11 +24,11 @@ MULTIARCH = $(shell gcc -print-multiarch 2>/dev/null)
 KHDRS := bin/kernel-headers
 DEMO_IMAGE ?= /tmp/mpiwrap-demo-image
 
-.PHONY: all build build-helper toolchain deps demo docs install uninstall lint test unit bench clean
+.PHONY: all build build-helper build-validate toolchain deps demo docs install uninstall lint test unit bench clean
 
 all: build
 
-build: build-helper
+build: build-helper build-validate
 	$(if $(MUSL_CC),,@echo "make: warning: no musl-gcc (apt-get install musl-tools); $(BIN) is linked statically against glibc" >&2)
 	$(if $(MUSL_CC),$(MUSL_BUILD),$(GLIBC_BUILD))
 
@@ -36,6 +40,9 @@ GLIBC_BUILD = $(GO) build $(GOFLAGS_STATIC) -o $(BIN) ./cmd/mpiwrap
 
 build-helper: toolchain
 	$(GO) build -o $(PMIX_HELPER) ./cmd/mpiwrap-pmix
+
+build-validate:
+	CGO_ENABLED=0 $(GO) build -ldflags '-X main.version=$(VERSION)' -o $(VALIDATE_BIN) ./cmd/mpiwrap-validate
 
 # The C toolchain that build needs (cgo, and musl-gcc for the static
 # binary): on a fresh Debian machine, as root, install it before the first
@@ -88,7 +95,7 @@ docs: toolchain
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(DOCS_BIN) __gendocs --profile-page doc/mpiwrap-profile.5.md $(DOCS_DIR)
 
 install: build docs
-	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' packaging/install.sh install $(BIN) $(PMIX_HELPER) $(DOCS_DIR) hostlib/profile/builtin
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' packaging/install.sh install $(BIN) $(PMIX_HELPER) $(DOCS_DIR) hostlib/profile/builtin $(VALIDATE_BIN)
 
 uninstall:
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' packaging/install.sh uninstall

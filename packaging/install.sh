@@ -1,7 +1,7 @@
 #!/bin/bash
 # install.sh: make install and make uninstall.
 #
-#   install.sh install BIN HELPER DOCSDIR PROFILESDIR
+#   install.sh install BIN HELPER DOCSDIR PROFILESDIR VALIDATE
 #   install.sh uninstall
 #
 # PREFIX (default /usr/local) is where mpiwrap will live on the target
@@ -10,6 +10,8 @@
 #
 #   PREFIX/bin/mpiwrap, PREFIX/bin/mpiwrap-pmix      side by side: mpiwrap
 #                                                    finds its helper next to itself
+#   PREFIX/bin/mpiwrap-validate                      VALIDATE, which mpiwrap validate
+#                                                    execs, also found next to mpiwrap
 #   PREFIX/share/man/man1/mpiwrap*.1                 DOCSDIR/man1 (make docs)
 #   PREFIX/share/man/man5/mpiwrap-profile.5          DOCSDIR/man5
 #   PREFIX/share/bash-completion/completions/mpiwrap
@@ -120,9 +122,9 @@ write_manifest() {
 }
 
 do_install() {
-	[ $# = 4 ] || die "usage: install.sh install BIN HELPER DOCSDIR PROFILESDIR"
-	local bin=$1 helper=$2 docs=$3 profiles=$4 f name
-	for f in "$bin" "$helper" "$docs/man1/mpiwrap.1" "$docs/man5/mpiwrap-profile.5" "$docs/completion/mpiwrap.bash"; do
+	[ $# = 5 ] || die "usage: install.sh install BIN HELPER DOCSDIR PROFILESDIR VALIDATE"
+	local bin=$1 helper=$2 docs=$3 profiles=$4 validate=$5 f name
+	for f in "$bin" "$helper" "$validate" "$docs/man1/mpiwrap.1" "$docs/man5/mpiwrap-profile.5" "$docs/completion/mpiwrap.bash"; do
 		[ -f "$f" ] || die "$f is missing (make build docs)"
 	done
 	if read_manifest; then
@@ -134,6 +136,7 @@ do_install() {
 	echo "install.sh: installing into ${destdir}$prefix"
 	put 0755 "$bin" "$prefix/bin/mpiwrap"
 	put 0755 "$helper" "$prefix/bin/mpiwrap-pmix"
+	put 0755 "$validate" "$prefix/bin/mpiwrap-validate"
 	for f in "$docs"/man1/*.1; do
 		put 0644 "$f" "$prefix/share/man/man1/$(basename "$f")"
 	done
@@ -189,5 +192,5 @@ do_uninstall() {
 case ${1:-} in
 install) shift; do_install "$@" ;;
 uninstall) shift; do_uninstall "$@" ;;
-*) die "usage: install.sh install BIN HELPER DOCSDIR PROFILESDIR | uninstall" ;;
+*) die "usage: install.sh install BIN HELPER DOCSDIR PROFILESDIR VALIDATE | uninstall" ;;
 esac

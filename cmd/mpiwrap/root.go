@@ -62,7 +62,7 @@ The image is mounted read-only and never modified.`,
 	addRunFlags(root.Flags(), opts)
 	root.Flags().SetInterspersed(false)
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newRunCmd(c), newCheckCmd(c), newProfileCmd(), newNetCmd(), newVersionCmd(), newGenDocsCmd())
+	root.AddCommand(newRunCmd(c), newCheckCmd(c), newProfileCmd(), newNetCmd(), newValidateCmd(), newVersionCmd(), newGenDocsCmd())
 	return root
 }
 

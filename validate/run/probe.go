@@ -1,0 +1,166 @@
+package run
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mpiwrap/mpiwrap/validate/report"
+)
+
+// placementScript prints where the rank runs, in POSIX sh alone (an image
+// may lack sed and hostname): its rank from the launcher's variables, the
+// host name and the CPUs it may run on.
+const placementScript = `r=${PMI_RANK:-${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-?}}}}
+h=?
+read -r h </proc/sys/kernel/hostname
+c=?
+while read -r k v; do
+	[ "$k" = Cpus_allowed_list: ] && c=$v
+done </proc/self/status
+echo "mpiwrap-validate-rank $r $h $c"
+`
+
+const placementTag = "mpiwrap-validate-rank "
+
+// parsePlacement reads the probe's lines, sorted by rank.
+func parsePlacement(out string) []report.Rank {
+	var ranks []report.Rank
+	for _, l := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), placementTag)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 3 {
+			continue
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			n = -1
+		}
+		ranks = append(ranks, report.Rank{Rank: n, Host: f[1], CPUs: f[2]})
+	}
+	slices.SortFunc(ranks, func(a, b report.Rank) int { return a.Rank - b.Rank })
+	return ranks
+}
+
+// cpuCount is the number of CPUs in a list such as "0-3,8,10-11"; 0 when
+// it can't be read.
+func cpuCount(list string) int {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		a, b, isRange := strings.Cut(part, "-")
+		lo, err := strconv.Atoi(a)
+		if err != nil {
+			return 0
+		}
+		hi := lo
+		if isRange {
+			if hi, err = strconv.Atoi(b); err != nil || hi < lo {
+				return 0
+			}
+		}
+		n += hi - lo + 1
+	}
+	return n
+}
+
+// describePlacement says in a sentence how ranks were placed: how many on
+// how many nodes, and whether they were bound. hostCPUs is how many CPUs
+// this process may use on this host (localHost), the yardstick for "not
+// bound".
+func describePlacement(ranks []report.Rank, localHost string, hostCPUs int) string {
+	if len(ranks) == 0 {
+		return "unknown"
+	}
+	var hosts []string
+	for _, r := range ranks {
+		if !slices.Contains(hosts, r.Host) {
+			hosts = append(hosts, r.Host)
+		}
+	}
+	s := fmt.Sprintf("%d rank%s on %d node%s (%s)", len(ranks), plural(len(ranks)), len(hosts), plural(len(hosts)), strings.Join(hosts, ", "))
+	// Not bound: every rank may run on the same CPUs, and on this host on
+	// all that validate itself may use (elsewhere: on more than one).
+	bound := false
+	for _, r := range ranks {
+		n := cpuCount(r.CPUs)
+		if n == 0 || r.CPUs != ranks[0].CPUs || (r.Host == localHost && n < hostCPUs) || (r.Host != localHost && n <= 1) {
+			bound = true
+		}
+	}
+	if !bound {
+		return s + ", not bound: each may run on cpus " + ranks[0].CPUs
+	}
+	var each []string
+	for _, r := range ranks {
+		e := fmt.Sprintf("rank %d cpus %s", r.Rank, r.CPUs)
+		if len(hosts) > 1 {
+			e = fmt.Sprintf("rank %d %s cpus %s", r.Rank, r.Host, r.CPUs)
+		}
+		each = append(each, e)
+	}
+	return s + ", bound: " + strings.Join(each, "; ")
+}
+
+// comparePlacement is the sentence on both sides.
+func comparePlacement(native, container []report.Rank, localHost string, hostCPUs int) string {
+	n := describePlacement(native, localHost, hostCPUs)
+	if len(container) == 0 {
+		return "native: " + n + "; container: unknown"
+	}
+	if slices.Equal(native, container) {
+		return n + " (the same in the container)"
+	}
+	return "native: " + n + "; container: " + describePlacement(container, localHost, hostCPUs)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// parseVersion reads mpiversion's output: "MPI X.Y" then the library's
+// version string.
+func parseVersion(out string) report.MPI {
+	m := report.MPI{}
+	first, rest, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	m.Standard = strings.TrimSpace(strings.TrimPrefix(first, "MPI "))
+	m.Library = strings.TrimSpace(rest)
+	m.Summary = summarizeLibrary(m.Library)
+	return m
+}
+
+// summarizeLibrary shortens a library version string: "MPICH 4.0.2
+// (ch4:ucx)", "Open MPI v4.1.4", or its first line.
+func summarizeLibrary(lib string) string {
+	var version, device string
+	for _, l := range strings.Split(lib, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "MPICH Version":
+			version = strings.TrimSpace(v)
+		case "MPICH Device":
+			device = strings.TrimSpace(v)
+		}
+	}
+	if version != "" {
+		s := "MPICH " + version
+		if device != "" {
+			s += " (" + device + ")"
+		}
+		return s
+	}
+	first, _, _ := strings.Cut(lib, "\n")
+	if pre, _, ok := strings.Cut(first, ","); ok && strings.HasPrefix(first, "Open MPI") {
+		return strings.TrimSpace(pre)
+	}
+	return strings.Join(strings.Fields(first), " ")
+}
