@@ -34,6 +34,7 @@ type hostedRank struct {
 	theirs     int      // the rank's end, sent with the reply
 	pid        int32    // the rank's; it stays through exec
 	pidfd      int      // the rank's
+	served     bool     // the node's PMIx server serves it (pmixserver.go)
 }
 
 // hostable says whether the keeper can proxy this C client: its PMI_FD
@@ -71,9 +72,16 @@ func (k *keeper) planHostedRank(spec *plan.Spec, req *request) (uint32, []byte, 
 func (h *hostedRank) start(k *keeper, pid int32) error {
 	fd, err := unix.PidfdOpen(int(pid), 0)
 	if err != nil {
+		if h.served { // gone already
+			k.served.exited(h.rank)
+		}
 		return err
 	}
 	h.pid, h.pidfd = pid, fd
+	if h.served {
+		k.served.add(k, h)
+		return nil
+	}
 	k.sessions.Add(1)
 	go func() {
 		defer k.sessions.Done()

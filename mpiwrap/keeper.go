@@ -40,8 +40,9 @@ type keeper struct {
 	replies map[replyKey][]byte   // a rank's reply after its log label, by shape
 
 	ctx      context.Context // ends when the launcher is gone
-	sessions sync.WaitGroup  // hosted ranks' PMI proxies
+	sessions sync.WaitGroup  // hosted ranks' PMI proxies, served ranks and their server
 	fences   *proxy.Cache    // their batched fences' data, read once
+	served   *servedNode     // the node's PMIx server (pmixserver.go), when its ranks may need one
 }
 
 // RunKeeper is the body of the detached keeper process (stage "keeper"). It
@@ -69,6 +70,9 @@ func RunKeeper(parse ParseFunc) int {
 	}
 	go func() { <-gone; cancel() }()
 	k.sessions.Wait()
+	if k.served != nil {
+		k.served.remove()
+	}
 	return 0
 }
 
@@ -93,6 +97,9 @@ func (k *keeper) build() string {
 		return err.Error()
 	}
 	k.inputs = plan.MountInputs(spec, h.Env, cwd)
+	if err := k.maybeServe(h); err != nil {
+		return err.Error()
+	}
 	var hold *nodecache.Hold
 	k.leader, hold, err = holdLdCache(k.leader, spec, h)
 	defer hold.Release() // once the namespace has it bound
@@ -115,7 +122,10 @@ func (k *keeper) build() string {
 	if err := k.leader.Inject.Refused(); err != nil {
 		return err.Error()
 	}
-	if k.leader.MPI.Family == plan.FamilyUnknown && k.leader.Image.Kind == plan.ImageSquashFS && plan.HostOffer(h.Env) == launchenv.OfferPMIx {
+	// The PMI mode of a SquashFS image's ranks depends on its MPI when the
+	// launcher offers PMIx (proxy for MPICH) or PMI-1/2 (the PMIx server
+	// for Open MPI).
+	if offer := plan.HostOffer(h.Env); k.leader.MPI.Family == plan.FamilyUnknown && k.leader.Image.Kind == plan.ImageSquashFS && offer != launchenv.OfferNone {
 		if err := detectMPIIn(k.leader, k.nsfds); err != nil {
 			return err.Error()
 		}
@@ -352,6 +362,14 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	switch {
 	case err != nil:
 		return repError, []byte(err.Error()), nil
+	case mode == plan.PMIServer && (req.client == "c" || req.client == "go-served"):
+		return k.planServedRank(spec, req)
+	case mode == plan.PMIServer && req.client == "go":
+		return repProxy, nil, nil // it comes back with its PMI_FD (tryServed)
+	case mode == plan.PMIServer:
+		return repError, []byte("the rank's Open MPI needs the node's PMIx server, which a rank behind a PMI proxy can't reach"), nil
+	case req.client == "go-served": // asked in case; it is no served rank
+		return repFallthrough, nil, nil
 	case mode == plan.PMIProxy && req.client == "c" && hostable(req):
 		return k.planHostedRank(spec, req) // the keeper proxies
 	case mode == plan.PMIProxy && req.client == "c":
@@ -501,6 +519,7 @@ func (k *keeper) cleanup() {
 		os.Remove(path)
 	}
 	sweepStale(dir)
+	sweepServeDirs(dir)
 	os.Remove(dir)
 }
 

@@ -92,6 +92,11 @@ type upstreamConn struct {
 // ranks of a job start as close together as without a proxy. It returns
 // *ExitStatus with the rank's status, or an error of mpiwrap's own.
 func runProxied(p *plan.Plan, rank, cwd string) error {
+	// The keeper's repProxy also sends a Go rank of the node's PMIx
+	// server here: it serves the rank once it has the rank's PMI_FD.
+	if served, err := tryServed(p, rank, cwd); served || err != nil {
+		return err
+	}
 	oneThread()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

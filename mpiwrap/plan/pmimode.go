@@ -118,9 +118,10 @@ func (p *Plan) boundCommandMPI() (MPIClient, bool) {
 	return c, true
 }
 
-// DecidePMI decides how a rank reaches the launcher: passthrough, proxy or
-// off, or an error when no mode can work (a pre-flight, before MPI_Init,
-// instead of N ranks starting as singletons).
+// DecidePMI decides how a rank reaches the launcher: passthrough, proxy,
+// the PMIx server or off, or an error when no mode can work (a
+// pre-flight, before MPI_Init, instead of N ranks starting as
+// singletons).
 func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string, err error) {
 	offer := HostOffer(env)
 	switch spec.PMI {
@@ -136,7 +137,7 @@ func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string,
 	case offer == launchenv.OfferNone:
 		return PMIPassthrough, "the launcher offers no PMI: nothing to translate", nil
 	case offer == launchenv.OfferPMI && c.Family == FamilyOpenMPI:
-		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx, and this launcher offers PMI-1/2: run it under srun --mpi=pmix or Open MPI's mpirun, or use an MPICH-based image", c.Library)
+		return serverMode(spec, env, c)
 	case offer == launchenv.OfferPMIx && c.Family == FamilyMPICH && !c.PMIx:
 		return PMIProxy, fmt.Sprintf("the launcher offers PMIx and the container's MPICH (%s) has no PMIx client", c.Library), nil
 	case offer == launchenv.OfferPMIx && c.Ambiguous:
@@ -149,4 +150,37 @@ func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string,
 		return PMIPassthrough, fmt.Sprintf("the launcher offers %s; the container's MPI is unknown (%s)", offer, c.Why), nil
 	}
 	return PMIPassthrough, fmt.Sprintf("the launcher offers %s, which the container's %s speaks", offer, c.Family), nil
+}
+
+// serverMode is the PMIx server's decision. The server lives in the
+// node's keeper, which a rank without a launcher step or with --no-join
+// goes without. A rank alone on its node reaches the keeper from the C
+// half, except under -v, which the Go half handles without a keeper.
+func serverMode(spec *Spec, env []string, c MPIClient) (PMIMode, string, error) {
+	l := DetectLauncher(env)
+	if j := planJoin(spec, l); !j.Shared && (spec.NoJoin || l.Step == "" || spec.Verbose) {
+		hint := "drop --no-join"
+		switch {
+		case l.Step == "":
+			hint = "this launcher is not one mpiwrap can group ranks by node under (hydra, Slurm)"
+		case !spec.NoJoin:
+			hint = "run it without -v (mpiwrap check prints the plan), or give --join-key"
+		}
+		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx and this launcher offers PMI-1/2, so mpiwrap serves PMIx from the node's namespace keeper, which this rank goes without (%s): %s, or run under srun --mpi=pmix or Open MPI's mpirun", c.Library, j.Why, hint)
+	}
+	return PMIServer, fmt.Sprintf("PMIx server for the launcher's PMI-1/2, in the node's keeper: the container's Open MPI (%s) speaks only PMIx", c.Library), nil
+}
+
+// ServeDir binds dir, the node's PMIx server's directory (its rendezvous
+// and the job's PMIX_TMPDIR), into the container at the same path, unless
+// a directory bind already shows it there.
+func (p *Plan) ServeDir(dir string) {
+	if p.covered(dir) {
+		return
+	}
+	if p.Image.Kind == ImageDir && !NestedIn(p.Mounts, dir) && !existsInImage(p.Image.Path, dir) && !p.Overlay {
+		p.Overlay, p.OverlayWhy = true, "to make mount points missing in the image: "+dir
+	}
+	p.Mounts = append(p.Mounts, Mount{Src: dir, Dst: dir, Dir: true, NoSuidDev: true,
+		Why: "the directory of the node's PMIx server (PMIX_TMPDIR), at its path"})
 }

@@ -54,6 +54,10 @@ const (
 	PMIPassthrough PMIMode = "passthrough" // the launcher's PMI reaches the rank as it is
 	PMIProxy       PMIMode = "proxy"       // mpiwrap serves PMI-1/2 to the rank and speaks upstream
 	PMIOff         PMIMode = "off"         // no PMI: the rank is a singleton
+	// PMIServer: the node's keeper serves PMIx to the rank over the
+	// launcher's PMI-1/2 (an Open MPI image under hydra or srun
+	// --mpi=pmi2). Only planning chooses it; it is no --pmi value.
+	PMIServer PMIMode = "pmix-server"
 )
 
 func (m PMIMode) String() string { return string(m) }

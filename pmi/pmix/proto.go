@@ -36,10 +36,18 @@ const (
 	opOK                     // reply: result fields
 	opNotFound               // reply: no such key
 	opError                  // reply: message
+	// Server mode (srvserve.go, node.go): the helper is the node's PMIx
+	// server, and requests go both ways, each side numbering its own.
+	opSrvHello // helper: version (after opFail if libpmix can't be loaded)
+	opSrvStart // host: dir, nspace, uid, gid, local ranks, job and proc attributes
+	opSrvEvent // helper: an upcall: kind, then its fields (id 0: needs no reply)
+	opSrvStop  // host: finalize the server
+	opSrvSync  // host: reply once every upcall made so far has been sent
 	opMax
 )
 
-var opNames = [...]string{"", "hello", "fail", "lost", "put", "commit", "fence", "get", "nodeids", "abort", "finalize", "ok", "notfound", "error"}
+var opNames = [...]string{"", "hello", "fail", "lost", "put", "commit", "fence", "get", "nodeids", "abort", "finalize", "ok", "notfound", "error",
+	"srvhello", "srvstart", "srvevent", "srvstop", "srvsync"}
 
 func (o op) String() string {
 	if o > 0 && o < opMax {
@@ -119,7 +127,8 @@ func decodeBody(body []byte) (frame, error) {
 
 // arity is how many fields each op carries; -1 is any number.
 var arity = [opMax]int{opHello: 5, opFail: 1, opLost: 1, opPut: 2, opCommit: 0, opFence: 0,
-	opGet: 2, opNodeIDs: 0, opAbort: 2, opFinalize: 0, opOK: -1, opNotFound: 0, opError: 1}
+	opGet: 2, opNodeIDs: 0, opAbort: 2, opFinalize: 0, opOK: -1, opNotFound: 0, opError: 1,
+	opSrvHello: 1, opSrvStart: -1, opSrvEvent: -1, opSrvStop: 0, opSrvSync: 0}
 
 // check reports whether f has the fields its op needs.
 func (f frame) check() error {

@@ -18,6 +18,9 @@
 /* status codes */
 #define MPW_PMIX_SUCCESS 0
 #define MPW_PMIX_ERROR (-1)
+#define MPW_PMIX_ERR_BAD_PARAM (-27)
+#define MPW_PMIX_ERR_NOT_SUPPORTED (-47)
+#define MPW_PMIX_OPERATION_SUCCEEDED (-157)
 #define MPW_PMIX_ERR_TIMEOUT (-24)
 #define MPW_PMIX_ERR_UNREACH (-25)
 #define MPW_PMIX_ERR_NOT_FOUND (-46)
@@ -49,11 +52,20 @@
 #define MPW_PMIX_UINT32 14
 #define MPW_PMIX_UINT64 15
 #define MPW_PMIX_STATUS 20
+#define MPW_PMIX_INFO 24
+#define MPW_PMIX_DATA_ARRAY 39
 #define MPW_PMIX_PROC_RANK 40
+#define MPW_PMIX_REGEX 49
 
 /* attribute keys */
 #define MPW_PMIX_COLLECT_DATA "pmix.collect"
 #define MPW_PMIX_IMMEDIATE "pmix.immediate"
+/* server mode (srvshim.c) */
+#define MPW_PMIX_SERVER_TMPDIR "pmix.srvr.tmpdir"
+#define MPW_PMIX_SYSTEM_TMPDIR "pmix.sys.tmpdir"
+#define MPW_PMIX_SERVER_TOOL_SUPPORT "pmix.srvr.tool"
+#define MPW_PMIX_PROC_DATA "pmix.pdata"
+#define MPW_PMIX_RANK "pmix.rank"
 
 /* The ABI test compiles this file with MPW_PMIX_REAL_TYPES and the mpw_
  * type names defined to pmix.h's, to check the entry point types below
@@ -104,6 +116,18 @@ typedef struct { /* pmix_info_t */
     mpw_ifdirs_t flags;
     mpw_value_t value;
 } mpw_info_t;
+
+typedef struct { /* pmix_data_array_t */
+    mpw_dtype_t type;
+    size_t size;
+    void *array;
+} mpw_data_array_t;
+
+typedef struct { /* pmix_pdata_t */
+    mpw_proc_t proc;
+    char key[MPW_PMIX_MAX_KEYLEN + 1];
+    mpw_value_t value;
+} mpw_pdata_t;
 #endif
 
 /* Entry points, typed as in pmix.h v4. */
@@ -129,5 +153,61 @@ typedef mpw_status_t (*mpw_register_fn)(mpw_status_t codes[], size_t ncodes, mpw
 typedef void (*mpw_value_destruct_fn)(mpw_value_t *val);
 typedef const char *(*mpw_error_string_fn)(mpw_status_t status);
 typedef const char *(*mpw_get_version_fn)(void);
+
+/* The server side (pmix_server.h v4), for the helper's server mode. */
+typedef void (*mpw_release_cbfunc_t)(void *cbdata);
+typedef void (*mpw_modex_cbfunc_t)(mpw_status_t status, const char *data, size_t ndata, void *cbdata,
+                                   mpw_release_cbfunc_t release_fn, void *release_cbdata);
+typedef void (*mpw_lookup_cbfunc_t)(mpw_status_t status, mpw_pdata_t data[], size_t ndata, void *cbdata);
+typedef void (*mpw_dmodex_response_fn_t)(mpw_status_t status, char *data, size_t sz, void *cbdata);
+
+typedef mpw_status_t (*mpw_srv_client_connected_fn_t)(const mpw_proc_t *proc, void *server_object,
+                                                      mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_srv_client_finalized_fn_t)(const mpw_proc_t *proc, void *server_object,
+                                                      mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_srv_abort_fn_t)(const mpw_proc_t *proc, void *server_object, int status,
+                                           const char msg[], mpw_proc_t procs[], size_t nprocs,
+                                           mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_srv_fencenb_fn_t)(const mpw_proc_t procs[], size_t nprocs, const mpw_info_t info[],
+                                             size_t ninfo, char *data, size_t ndata, mpw_modex_cbfunc_t cbfunc,
+                                             void *cbdata);
+typedef mpw_status_t (*mpw_srv_dmodex_req_fn_t)(const mpw_proc_t *proc, const mpw_info_t info[], size_t ninfo,
+                                                mpw_modex_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_srv_publish_fn_t)(const mpw_proc_t *proc, const mpw_info_t info[], size_t ninfo,
+                                             mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_srv_lookup_fn_t)(const mpw_proc_t *proc, char **keys, const mpw_info_t info[],
+                                            size_t ninfo, mpw_lookup_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_srv_unpublish_fn_t)(const mpw_proc_t *proc, char **keys, const mpw_info_t info[],
+                                               size_t ninfo, mpw_op_cbfunc_t cbfunc, void *cbdata);
+
+#ifndef MPW_PMIX_REAL_TYPES
+/* pmix_server_module_t (v4.0.0 layout): the entries mpiwrap sets are
+ * typed, the rest are slots it leaves NULL, so that libpmix does the
+ * default (or answers "not supported") for them. */
+typedef struct {
+    mpw_srv_client_connected_fn_t client_connected;
+    mpw_srv_client_finalized_fn_t client_finalized;
+    mpw_srv_abort_fn_t abort;
+    mpw_srv_fencenb_fn_t fence_nb;
+    mpw_srv_dmodex_req_fn_t direct_modex;
+    mpw_srv_publish_fn_t publish;
+    mpw_srv_lookup_fn_t lookup;
+    mpw_srv_unpublish_fn_t unpublish;
+    void (*unused[20])(void); /* spawn ... client_connected2 */
+} mpw_server_module_t;
+#endif
+
+typedef mpw_status_t (*mpw_server_init_fn)(mpw_server_module_t *module, mpw_info_t info[], size_t ninfo);
+typedef mpw_status_t (*mpw_server_finalize_fn)(void);
+typedef mpw_status_t (*mpw_register_nspace_fn)(const char nspace[MPW_PMIX_MAX_NSLEN + 1], int nlocalprocs,
+                                               mpw_info_t info[], size_t ninfo, mpw_op_cbfunc_t cbfunc,
+                                               void *cbdata);
+typedef mpw_status_t (*mpw_register_client_fn)(const mpw_proc_t *proc, uid_t uid, gid_t gid, void *server_object,
+                                               mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_setup_fork_fn)(const mpw_proc_t *proc, char ***env);
+typedef mpw_status_t (*mpw_dmodex_request_fn)(const mpw_proc_t *proc, mpw_dmodex_response_fn_t cbfunc,
+                                              void *cbdata);
+typedef mpw_status_t (*mpw_generate_regex_fn)(const char *input, char **regex);
+typedef mpw_status_t (*mpw_info_load_fn)(mpw_info_t *info, const char *key, const void *data, mpw_dtype_t type);
 
 #endif

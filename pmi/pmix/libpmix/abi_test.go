@@ -47,6 +47,12 @@ func TestABI(t *testing.T) {
 	keys := map[string]string{
 		"PMIX_JOB_SIZE": pmix.KeyJobSize, "PMIX_UNIV_SIZE": pmix.KeyUnivSize, "PMIX_APPNUM": pmix.KeyAppNum,
 		"PMIX_NODEID": pmix.KeyNodeID, "PMIX_HOSTNAME": pmix.KeyHostname, "PMIX_LOCAL_PEERS": pmix.KeyLocalPeers,
+		"PMIX_LOCAL_RANK": pmix.KeyLocalRank, "PMIX_NODE_RANK": pmix.KeyNodeRank, "PMIX_GLOBAL_RANK": pmix.KeyGlobalRank,
+		"PMIX_APP_RANK": pmix.KeyAppRank, "PMIX_LOCALLDR": pmix.KeyLocalLdr, "PMIX_LOCAL_SIZE": pmix.KeyLocalSize,
+		"PMIX_MAX_PROCS": pmix.KeyMaxProcs, "PMIX_NUM_NODES": pmix.KeyNumNodes, "PMIX_JOB_NUM_APPS": pmix.KeyNumApps,
+		"PMIX_APP_SIZE": pmix.KeyAppSize, "PMIX_TMPDIR": pmix.KeyTmpdir, "PMIX_NSDIR": pmix.KeyNsdir,
+		"PMIX_PROCDIR": pmix.KeyProcdir, "PMIX_TDIR_RMCLEAN": pmix.KeyRmClean, "PMIX_NODE_MAP": pmix.KeyNodeMap,
+		"PMIX_PROC_MAP": pmix.KeyProcMap, "PMIX_JOBID": pmix.KeyJobID, "PMIX_SPAWNED": pmix.KeySpawned,
 	}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -66,7 +72,7 @@ func TestABI(t *testing.T) {
 			t.Errorf("abiprobe printed %q", line)
 		}
 	}
-	if checked < 40 || len(keys) != 0 {
+	if checked < 70 || len(keys) != 0 {
 		t.Errorf("checked %d facts; keys not printed: %v", checked, keys)
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include <pmix.h>
+#include <pmix_server.h>
 
 #include "../abi.h"
 
@@ -34,11 +35,29 @@ int main(void)
     SIZE(mpw_info_t, pmix_info_t);
     OFFSET(mpw_info_t, pmix_info_t, flags);
     OFFSET(mpw_info_t, pmix_info_t, value);
+    SIZE(mpw_data_array_t, pmix_data_array_t);
+    OFFSET(mpw_data_array_t, pmix_data_array_t, size);
+    OFFSET(mpw_data_array_t, pmix_data_array_t, array);
+    SIZE(mpw_pdata_t, pmix_pdata_t);
+    OFFSET(mpw_pdata_t, pmix_pdata_t, key);
+    OFFSET(mpw_pdata_t, pmix_pdata_t, value);
+    SIZE(mpw_server_module_t, pmix_server_module_t);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, client_connected);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, client_finalized);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, abort);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, fence_nb);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, direct_modex);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, publish);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, lookup);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, unpublish);
 
     CONST(PMIX_MAX_NSLEN);
     CONST(PMIX_MAX_KEYLEN);
     CONST(PMIX_SUCCESS);
     CONST(PMIX_ERROR);
+    CONST(PMIX_ERR_BAD_PARAM);
+    CONST(PMIX_ERR_NOT_SUPPORTED);
+    CONST(PMIX_OPERATION_SUCCEEDED);
     CONST(PMIX_ERR_TIMEOUT);
     CONST(PMIX_ERR_UNREACH);
     CONST(PMIX_ERR_NOT_FOUND);
@@ -64,9 +83,17 @@ int main(void)
     CONST(PMIX_UINT32);
     CONST(PMIX_UINT64);
     CONST(PMIX_STATUS);
+    CONST(PMIX_INFO);
+    CONST(PMIX_DATA_ARRAY);
     CONST(PMIX_PROC_RANK);
+    CONST(PMIX_REGEX);
     STRING(PMIX_COLLECT_DATA);
     STRING(PMIX_IMMEDIATE);
+    STRING(PMIX_SERVER_TMPDIR);
+    STRING(PMIX_SYSTEM_TMPDIR);
+    STRING(PMIX_SERVER_TOOL_SUPPORT);
+    STRING(PMIX_PROC_DATA);
+    STRING(PMIX_RANK);
 
     KEY(PMIX_JOB_SIZE);
     KEY(PMIX_UNIV_SIZE);
@@ -74,5 +101,23 @@ int main(void)
     KEY(PMIX_NODEID);
     KEY(PMIX_HOSTNAME);
     KEY(PMIX_LOCAL_PEERS);
+    KEY(PMIX_LOCAL_RANK);
+    KEY(PMIX_NODE_RANK);
+    KEY(PMIX_GLOBAL_RANK);
+    KEY(PMIX_APP_RANK);
+    KEY(PMIX_LOCALLDR);
+    KEY(PMIX_LOCAL_SIZE);
+    KEY(PMIX_MAX_PROCS);
+    KEY(PMIX_NUM_NODES);
+    KEY(PMIX_JOB_NUM_APPS);
+    KEY(PMIX_APP_SIZE);
+    KEY(PMIX_TMPDIR);
+    KEY(PMIX_NSDIR);
+    KEY(PMIX_PROCDIR);
+    KEY(PMIX_TDIR_RMCLEAN);
+    KEY(PMIX_NODE_MAP);
+    KEY(PMIX_PROC_MAP);
+    KEY(PMIX_JOBID);
+    KEY(PMIX_SPAWNED);
     return 0;
 }

@@ -2,6 +2,7 @@
  * type names; with -Werror any prototype that differs from pmix.h's
  * fails to build. Built by abi_test.go. */
 #include <pmix.h>
+#include <pmix_server.h>
 
 #define MPW_PMIX_REAL_TYPES
 #define mpw_status_t pmix_status_t
@@ -12,6 +13,9 @@
 #define mpw_proc_t pmix_proc_t
 #define mpw_value_t pmix_value_t
 #define mpw_info_t pmix_info_t
+#define mpw_data_array_t pmix_data_array_t
+#define mpw_pdata_t pmix_pdata_t
+#define mpw_server_module_t pmix_server_module_t
 #include "../abi.h"
 
 int main(void)
@@ -31,7 +35,31 @@ int main(void)
     pmix_event_notification_cbfunc_fn_t evcb = (mpw_evnotify_cbfunc_t)0;
     pmix_hdlr_reg_cbfunc_t regcb = (mpw_hdlr_reg_cbfunc_t)0;
     pmix_op_cbfunc_t opcb = (mpw_op_cbfunc_t)0;
+    /* the server side */
+    mpw_server_init_fn sinit = PMIx_server_init;
+    mpw_server_finalize_fn sfinalize = PMIx_server_finalize;
+    mpw_register_nspace_fn regns = PMIx_server_register_nspace;
+    mpw_register_client_fn regcl = PMIx_server_register_client;
+    mpw_setup_fork_fn fork = PMIx_server_setup_fork;
+    mpw_dmodex_request_fn dmodex = PMIx_server_dmodex_request;
+    mpw_generate_regex_fn regex = PMIx_generate_regex;
+    mpw_generate_regex_fn ppn = PMIx_generate_ppn;
+    mpw_info_load_fn iload = PMIx_Info_load;
+    pmix_modex_cbfunc_t modexcb = (mpw_modex_cbfunc_t)0;
+    pmix_release_cbfunc_t relcb = (mpw_release_cbfunc_t)0;
+    pmix_lookup_cbfunc_t lookcb = (mpw_lookup_cbfunc_t)0;
+    pmix_dmodex_response_fn_t dmresp = (mpw_dmodex_response_fn_t)0;
+    pmix_server_client_connected_fn_t conn = (mpw_srv_client_connected_fn_t)0;
+    pmix_server_client_finalized_fn_t fin = (mpw_srv_client_finalized_fn_t)0;
+    pmix_server_abort_fn_t ab = (mpw_srv_abort_fn_t)0;
+    pmix_server_fencenb_fn_t fence_nb = (mpw_srv_fencenb_fn_t)0;
+    pmix_server_dmodex_req_fn_t dmreq = (mpw_srv_dmodex_req_fn_t)0;
+    pmix_server_publish_fn_t pub = (mpw_srv_publish_fn_t)0;
+    pmix_server_lookup_fn_t look = (mpw_srv_lookup_fn_t)0;
+    pmix_server_unpublish_fn_t unpub = (mpw_srv_unpublish_fn_t)0;
 
     return !init + !finalize + !abort_ + !put + !commit + !fence + !get + !reg + !destruct + !errstr + !version +
-           !!notify + !!evcb + !!regcb + !!opcb;
+           !!notify + !!evcb + !!regcb + !!opcb + !sinit + !sfinalize + !regns + !regcl + !fork + !dmodex + !regex +
+           !ppn + !iload + !!modexcb + !!relcb + !!lookcb + !!dmresp + !!conn + !!fin + !!ab + !!fence_nb + !!dmreq +
+           !!pub + !!look + !!unpub;
 }
