@@ -76,7 +76,7 @@ var benches = []struct {
 	{"startup", benchStartup}, {"hello4", benchHello4}, {"true256", benchTrue256}, {"true1024", benchTrue1024},
 	{"warm-profiles", benchWarmProfiles}, {"cold-profiles", benchColdProfiles},
 	{"one-build64", benchOneBuild64}, {"proxy-init", benchProxyInit},
-	{"fence", benchFence}, {"proxy-rss", benchProxyRSS},
+	{"fence", benchFence}, {"proxy-rss", benchProxyRSS}, {"cluster", benchCluster},
 }
 
 func benchNames() string {
