@@ -105,6 +105,10 @@ type Options struct {
 	ImageBenchDir string        `json:"image_bench_dir,omitempty"`
 	CacheDir      string        `json:"cache_dir,omitempty"`
 	Timeout       time.Duration `json:"timeout"`
+	// FinalizeGrace is how long a job may take to end once its output is
+	// complete; a job past it is stopped and run again (MPICH 4.0.2 can
+	// hang in MPI_Finalize over TCP). 0: no limit but Timeout.
+	FinalizeGrace time.Duration `json:"finalize_grace"`
 	// Mpiwrap is the mpiwrap that runs the container side.
 	Mpiwrap string `json:"mpiwrap,omitempty"`
 	// MpiwrapArgs are mpiwrap's flags for the container side, in order
@@ -122,15 +126,16 @@ const DefaultLatencyIters = 1000
 // Defaults returns the options before any flag.
 func Defaults() Options {
 	return Options{
-		Launcher:  "mpiexec -n 2",
-		Benches:   BenchNames(),
-		Reps:      5,
-		Warmups:   1,
-		Tolerance: verdict.DefaultTolerance,
-		Sizes:     "1:1048576",
-		Skip:      -1,
-		Timeout:   10 * time.Minute,
-		Progress:  ProgressAuto,
+		Launcher:      "mpiexec -n 2",
+		Benches:       BenchNames(),
+		Reps:          5,
+		Warmups:       1,
+		Tolerance:     verdict.DefaultTolerance,
+		Sizes:         "1:1048576",
+		Skip:          -1,
+		Timeout:       10 * time.Minute,
+		FinalizeGrace: 10 * time.Second,
+		Progress:      ProgressAuto,
 	}
 }
 
@@ -156,6 +161,7 @@ func AddFlags(fs *pflag.FlagSet, o *Options) {
 	fs.StringVar(&o.ImageBenchDir, "image-bench-dir", o.ImageBenchDir, "where the image ships mpiwrap's benchmarks, `DIR` (default /opt/mpiwrap-test/MPI; built in the image when absent)")
 	fs.StringVar(&o.CacheDir, "cache-dir", o.CacheDir, "where benchmarks are built, `DIR` (default $XDG_CACHE_HOME/mpiwrap/validate; on a shared file system for jobs across nodes)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up a run after `DURATION`")
+	fs.DurationVar(&o.FinalizeGrace, "finalize-grace", o.FinalizeGrace, "stop a job that printed its whole result but has not ended after `DURATION`, and run it again (up to 4 times; 0: never)")
 	fs.StringVar(&o.Mpiwrap, "mpiwrap", o.Mpiwrap, "the mpiwrap `PATH` for the container side (default: the running one)")
 	fs.StringVar(&o.Progress, "progress", o.Progress, "progress display, `auto|bar|lines|off` (auto: a bar on a terminal, a line per benchmark otherwise)")
 	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "print every command that validate runs")
@@ -257,6 +263,9 @@ func (o *Options) Finish(cwd string) error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %v: want a positive duration", o.Timeout)
 	}
+	if o.FinalizeGrace < 0 {
+		return fmt.Errorf("--finalize-grace %v: want 0 (never) or a positive duration", o.FinalizeGrace)
+	}
 	return nil
 }
 
@@ -281,14 +290,35 @@ func ParseSizes(s string) (lo, hi int64, err error) {
 	return lo, hi, nil
 }
 
+// SizeRange is the message sizes b runs with: --sizes, raised to b's
+// smallest size.
+func (o *Options) SizeRange(b Bench) (lo, hi int64) {
+	lo, hi, _ = ParseSizes(o.Sizes)
+	lo = max(lo, b.MinSize)
+	return lo, max(hi, lo)
+}
+
+// LastSize is the largest size that a run from lo to hi prints: the
+// sizes are lo, then doubled (0 is followed by 1), while at most hi.
+func LastSize(lo, hi int64) int64 {
+	last := lo
+	for s := lo; s <= hi; {
+		last = s
+		if s == 0 {
+			s = 1
+		} else {
+			s *= 2
+		}
+	}
+	return last
+}
+
 // BenchArgs are the arguments for b's program: message sizes, loop counts
 // and --bench-args.
 func (o *Options) BenchArgs(b Bench) []string {
 	var args []string
 	if b.Sized {
-		lo, hi, _ := ParseSizes(o.Sizes)
-		lo = max(lo, b.MinSize)
-		hi = max(hi, lo)
+		lo, hi := o.SizeRange(b)
 		args = append(args, "-m", fmt.Sprintf("%d:%d", lo, hi))
 		switch {
 		case o.Iters > 0:

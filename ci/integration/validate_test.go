@@ -97,18 +97,27 @@ func runValidate(t *testing.T, args ...string) (result, *validateReport, string)
 	start := time.Now()
 	r := runAs(t, a, dir, nil, 120*time.Second, argv...)
 	t.Logf("mpiwrap validate %s: exit %d in %v", strings.Join(args, " "), r.code, time.Since(start).Round(time.Millisecond))
-	data, err := os.ReadFile(js)
-	if err != nil {
+	if _, err := os.Stat(js); err != nil {
 		t.Fatalf("no JSON report: %v\n%s", err, r)
 	}
 	var rep validateReport
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatalf("JSON report: %v\n%s", err, data)
-	}
+	readJSON(t, js, &rep)
 	if rep.ExitCode != r.code {
 		t.Fatalf("JSON says exit %d, validate exited %d\n%s", rep.ExitCode, r.code, r)
 	}
 	return r, &rep, dir
+}
+
+// readJSON decodes the JSON file at path into v.
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, data)
+	}
 }
 
 func TestValidateHydraTableJSONPlot(t *testing.T) {

@@ -31,10 +31,20 @@ func New(f *os.File, mode string) Display {
 	case validate.ProgressBar:
 		return newBar(f, true)
 	}
-	if IsTerminal(f) {
+	if IsTerminal(f) && termWidth(f) > 0 {
 		return newBar(f, false)
 	}
 	return &lines{w: f}
+}
+
+// termWidth is the terminal's width in columns; 0 when it has none (a
+// pseudo-terminal nobody sized), where mpb would draw nothing.
+func termWidth(f *os.File) int {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 // Display is run.Progress (kept here as its own interface so that this
@@ -72,12 +82,16 @@ func (l *lines) Line(text string) {
 // bar draws one bar of all the runs, with the current step before it and
 // the count, elapsed time and estimate after it; lines go above it.
 type bar struct {
-	mu    sync.Mutex
-	w     io.Writer
-	p     *mpb.Progress
-	b     *mpb.Bar
-	label string
-	force bool
+	mu          sync.Mutex
+	w           io.Writer
+	p           *mpb.Progress
+	b           *mpb.Bar
+	label       string
+	force       bool
+	total, done int
+	// pending lines come after the bar's last run: mpb prints lines
+	// above a bar only while one is drawn, so they wait for Stop.
+	pending []string
 }
 
 func newBar(w io.Writer, force bool) *bar { return &bar{w: w, force: force} }
@@ -88,6 +102,7 @@ func (b *bar) Start(total int) {
 	if b.p != nil || total <= 0 {
 		return
 	}
+	b.total = total
 	b.p = mpb.New(mpb.WithOutput(b.w), mpb.WithRefreshRate(200*time.Millisecond), mpb.ContainerOptional(mpb.ForceTTY(), b.force))
 	b.b = b.p.AddBar(int64(total),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return b.current() }, decor.WCSyncSpaceR)),
@@ -116,6 +131,7 @@ func (b *bar) Step(label string) {
 func (b *bar) Done() {
 	b.mu.Lock()
 	bb := b.b
+	b.done++
 	b.mu.Unlock()
 	if bb != nil {
 		bb.Increment()
@@ -123,15 +139,21 @@ func (b *bar) Done() {
 }
 
 func (b *bar) Line(text string) {
+	line := Prefix + text + "\n"
 	b.mu.Lock()
-	p := b.p
+	p, ended := b.p, b.done >= b.total
+	if p != nil && ended {
+		b.pending = append(b.pending, line)
+	}
 	b.mu.Unlock()
-	if p != nil {
-		if _, err := fmt.Fprintf(p, "%s%s\n", Prefix, text); err == nil {
-			return
+	switch {
+	case p == nil:
+		io.WriteString(b.w, line)
+	case !ended:
+		if _, err := io.WriteString(p, line); err != nil {
+			io.WriteString(b.w, line)
 		}
 	}
-	fmt.Fprintf(b.w, "%s%s\n", Prefix, text)
 }
 
 func (b *bar) Stop() {
@@ -145,4 +167,10 @@ func (b *bar) Stop() {
 		bb.Abort(true)
 	}
 	p.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.pending {
+		io.WriteString(b.w, l)
+	}
+	b.pending = nil
 }

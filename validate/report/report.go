@@ -131,8 +131,11 @@ type Benchmark struct {
 	Figures []Figure        `json:"figures"`
 	Verdict verdict.Verdict `json:"verdict"`
 	// Error is why no comparison could be made.
-	Error   *RunError `json:"error,omitempty"`
-	Seconds float64   `json:"seconds"`
+	Error *RunError `json:"error,omitempty"`
+	// HungRuns printed their result but did not end within the grace
+	// time; each was stopped and run again (they are in Runs, Hung).
+	HungRuns int     `json:"hung_runs"`
+	Seconds  float64 `json:"seconds"`
 }
 
 // Program is what a side ran for a benchmark.
@@ -147,6 +150,7 @@ type Run struct {
 	Rep    int     `json:"rep"` // 0, 1, ...; -1 .. -warmups for warm-ups
 	WallMS float64 `json:"wall_ms"`
 	OK     bool    `json:"ok"`
+	Hung   bool    `json:"hung,omitempty"`
 }
 
 // Figure is one message size (Size 0 and Label for unsized benchmarks).
@@ -173,6 +177,9 @@ type RunError struct {
 	Exit    int      `json:"exit"` // -1: killed or not started
 	Message string   `json:"message"`
 	Quote   []string `json:"quote,omitempty"`
+	// Stderr and Stdout are the last lines of the run's output.
+	Stderr []string `json:"stderr,omitempty"`
+	Stdout []string `json:"stdout,omitempty"`
 }
 
 func (e *RunError) Error() string { return fmt.Sprintf("%s side: %s", e.Side, e.Message) }

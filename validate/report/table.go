@@ -43,6 +43,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	var worst []string
 	for _, bm := range r.Benchmarks {
 		fmt.Fprintf(&b, "\n%s: %s, %s (PASS if %s)  %s\n", bm.Name, bm.Title, bm.Unit, bm.Rule, bm.Verdict)
+		if bm.HungRuns > 0 {
+			fmt.Fprintf(&b, "    %d run(s) printed their result but did not end (MPI_Finalize hang); stopped and run again\n", bm.HungRuns)
+		}
 		if bm.Error != nil {
 			writeError(&b, bm.Error)
 			continue

@@ -52,6 +52,13 @@ func TestQuoteLines(t *testing.T) {
 	if got := quoteLines(5, stderr, "out"); len(got) != 1 || !strings.HasPrefix(got[0], "Abort(1)") {
 		t.Errorf("interesting lines: %q", got)
 	}
+	mixed := "[mpiexec@vm] one of the processes terminated badly; aborting\nmpiwrap[rank 1 pid 9]: error: no image\n"
+	if got := quoteLines(5, mixed); len(got) != 2 || !strings.HasPrefix(got[0], "mpiwrap[rank 1") {
+		t.Errorf("mpiwrap's own error first: %q", got)
+	}
+	if got := tailLines(2, "a\nb\n\nc\n"); strings.Join(got, ",") != "b,c" {
+		t.Errorf("tail: %q", got)
+	}
 	if got := quoteLines(2, "a\nb\nc\n", ""); strings.Join(got, ",") != "b,c" {
 		t.Errorf("last lines: %q", got)
 	}

@@ -359,6 +359,7 @@ func (r *Runner) bench(ctx context.Context, b validate.Bench, launcher []string,
 		Contain: report.Program{Path: container.progs[b.Name], Args: args},
 		Runs:    []report.Run{}}
 	samples := map[string][]map[int64]float64{} // side -> timed reps -> size -> value
+	complete := completeFunc(b, o)
 	planned := 2 * (o.Warmups + o.Reps)
 	made := 0
 	for rep := -o.Warmups; rep < o.Reps; rep++ {
@@ -369,12 +370,22 @@ func (r *Runner) bench(ctx context.Context, b validate.Bench, launcher []string,
 			}
 			r.Progress.Step(fmt.Sprintf("%s: %s, %s", b.Name, s.name, what))
 			argv := append(append(append(slices.Clone(launcher), s.prefix...), s.progs[b.Name]), args...)
-			r.verbose(argv)
-			out := execute(ctx, argv, env, o.Timeout)
+			var out outcome
+			for attempt := 0; ; attempt++ {
+				r.verbose(argv)
+				out = executeSpec(ctx, runSpec{argv: argv, env: env, timeout: o.Timeout, complete: complete, grace: o.FinalizeGrace})
+				if !out.hung || attempt == maxHangRetries {
+					break
+				}
+				bm.Runs = append(bm.Runs, report.Run{Side: s.name, Rep: rep, WallMS: ms(out.wall), Hung: true})
+				bm.HungRuns++
+				r.Progress.Line(fmt.Sprintf("%s: a %s run printed its result but did not end within %v (MPICH 4.0.2 can hang in MPI_Finalize over TCP); stopped, running it again",
+					b.Name, s.name, o.FinalizeGrace))
+			}
 			made++
 			r.Progress.Done()
 			vals, rerr := extract(b, out)
-			bm.Runs = append(bm.Runs, report.Run{Side: s.name, Rep: rep, WallMS: ms(out.wall), OK: rerr == nil})
+			bm.Runs = append(bm.Runs, report.Run{Side: s.name, Rep: rep, WallMS: ms(out.wall), OK: rerr == nil, Hung: out.hung})
 			if rerr != nil {
 				rerr.Side, rerr.Rep, rerr.Argv = s.name, rep, argv
 				bm.Error = rerr
@@ -396,11 +407,42 @@ func (r *Runner) bench(ctx context.Context, b validate.Bench, launcher []string,
 	return bm
 }
 
+// maxHangRetries is how many times a run that hung after its result is
+// run again before the benchmark fails.
+const maxHangRetries = 4
+
+// completeFunc says whether a run's output so far holds its whole result:
+// the row of the last message size, osu_init's line, any output of hello.
+func completeFunc(b validate.Bench, o *validate.Options) func(string) bool {
+	switch {
+	case b.Sized:
+		if _, ok := o.Extra[b.Name]; ok {
+			return nil // its own arguments may change the sizes
+		}
+		last := validate.LastSize(o.SizeRange(b))
+		return func(out string) bool {
+			res, err := osu.ParseString(out)
+			if err != nil {
+				return false
+			}
+			_, ok := res.Value(last)
+			return ok
+		}
+	case b.Name == "init":
+		return func(out string) bool {
+			res, err := osu.ParseString(out)
+			return err == nil && res.Init != nil
+		}
+	}
+	return func(out string) bool { return strings.TrimSpace(out) != "" }
+}
+
 // extract reads a run's figures by message size (size 0 for an unsized
 // benchmark), or says why it has none.
 func extract(b validate.Bench, out outcome) (map[int64]float64, *report.RunError) {
 	fail := func(msg string) *report.RunError {
-		return &report.RunError{Exit: out.exit, Message: msg, Quote: quoteLines(8, out.stderr, out.stdout)}
+		return &report.RunError{Exit: out.exit, Message: msg, Quote: quoteLines(8, out.stderr, out.stdout),
+			Stderr: tailLines(40, out.stderr), Stdout: tailLines(20, out.stdout)}
 	}
 	if out.failure != "" {
 		return nil, fail(out.failure)

@@ -27,6 +27,16 @@ if [ "$side" = "${FAKE_FAIL:-none}" ]; then
 	echo "MPIDU_Init_shm_init(179): unable to allocate shared memory" >&2
 	exit 1
 fi
+hang() {
+	# FAKE_HANG=SIDE:N: the first N runs of that side hang after their
+	# result, as MPICH 4.0.2 can in MPI_Finalize.
+	[ "${FAKE_HANG%%:*}" = "$side" ] && [ "${0##*/}" != mpiversion ] || return 0
+	n=$(cat "$FAKE_LOG.hangs" 2>/dev/null || echo 0)
+	[ "$n" -lt "${FAKE_HANG#*:}" ] || return 0
+	echo $((n + 1)) >"$FAKE_LOG.hangs"
+	exec sleep 60
+}
+trap hang EXIT
 case ${0##*/} in
 osu_latency) echo "# OSU MPI Latency Test v7.4"; echo "# Datatype: MPI_CHAR."; echo "# Size       Avg Latency(us)"
 	awk -v f="$f" 'BEGIN { for (s = 1; s <= 1024; s *= 4) printf "%-10d%18.2f\n", s, (1 + s / 100) * f }' ;;
@@ -340,5 +350,38 @@ func TestBenchLine(t *testing.T) {
 	last := rec.lines[len(rec.lines)-1]
 	if !strings.HasPrefix(last, "latency: FAIL, worst ratio 1.2") || !strings.Contains(last, "(8 runs, ") {
 		t.Errorf("bench line %q", last)
+	}
+}
+
+func TestRunStopsAndRerunsAHungRun(t *testing.T) {
+	f := newFake(t)
+	f.opts.Benches = []string{"latency", "init"}
+	f.opts.Reps, f.opts.Warmups = 2, 0
+	f.opts.FinalizeGrace = 300 * time.Millisecond
+	f.opts.Sizes = "1:1024"
+	start := time.Now()
+	rep := f.run(t, "FAKE_HANG=container:2")
+	if rep.Verdict != verdict.Pass || time.Since(start) > 20*time.Second {
+		t.Fatalf("verdict %s after %v", rep.Verdict, time.Since(start))
+	}
+	lat := rep.Benchmarks[0]
+	if lat.HungRuns != 2 || len(lat.Runs) != 6 || !lat.Runs[1].Hung || lat.Runs[1].OK || !lat.Runs[3].OK || lat.Runs[3].Side != report.Container {
+		t.Fatalf("hung %d, runs %+v", lat.HungRuns, lat.Runs)
+	}
+	if len(lat.Figures[0].ContainerSamples) != 2 {
+		t.Errorf("samples %+v", lat.Figures[0])
+	}
+	var out strings.Builder
+	rep.WriteTable(&out)
+	if !strings.Contains(out.String(), "2 run(s) printed their result but did not end (MPI_Finalize hang); stopped and run again") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	// A side that always hangs fails after the retries, with the reason.
+	f = newFake(t)
+	f.opts.Benches, f.opts.Reps, f.opts.Warmups, f.opts.FinalizeGrace = []string{"init"}, 1, 0, 200*time.Millisecond
+	rep = f.run(t, "FAKE_HANG=native:99")
+	e := rep.Benchmarks[0].Error
+	if rep.ExitCode != 2 || e == nil || e.Side != report.Native || !strings.Contains(e.Message, "did not end within 200ms") || rep.Benchmarks[0].HungRuns != maxHangRetries {
+		t.Fatalf("exit %d, error %+v, hung %d", rep.ExitCode, e, rep.Benchmarks[0].HungRuns)
 	}
 }
