@@ -11,7 +11,7 @@ mpicc=$1 out=$2
 src=$(cd "$(dirname "$0")" && pwd)
 command -v "$mpicc" >/dev/null || { echo "build.sh: $mpicc not found; install the MPI -dev package" >&2; exit 1; }
 mkdir -p "$out"
-for prog in hello osu_latency osu_bw osu_bibw osu_allreduce osu_init mpiversion; do
+for prog in hello osu_latency osu_bw osu_bibw osu_allreduce osu_init mpiversion splitall; do
 	"$mpicc" -O2 -Wall -Wextra -o "$out/$prog.tmp" "$src/$prog.c"
 	mv -f "$out/$prog.tmp" "$out/$prog"
 done

@@ -466,6 +466,9 @@ func (n *Node) abort(rank int, args []string) error {
 	if err != nil {
 		return err
 	}
+	// PMI-1.1 carries only the code (hydra 4.0 ignores a message): say it
+	// where the rank's errors go, as a PMIx launcher would.
+	n.note(rank, fmt.Sprintf("rank %d aborted the job with exit code %d: %s", rank, code, args[1]))
 	if err := up.Abort(n.ctx, code, args[1]); err != nil {
 		return fmt.Errorf("abort through the launcher: %w", err)
 	}
