@@ -223,8 +223,14 @@ func (s *servedNode) start(k *keeper, up proxy.Upstream, req *request) (*pmix.No
 		defer k.sessions.Done()
 		select {
 		case <-node.Done():
-		case <-k.ctx.Done(): // the launcher is gone
-			node.Close()
+		case <-k.ctx.Done(): // the launcher is gone: so are, or will be, its ranks
+			node.LauncherGone()
+			s.kill("") // quietly: their output went with the launcher
+			select {
+			case <-node.Done():
+			case <-time.After(10 * time.Second): // a rank that won't die: leave it
+				node.Close()
+			}
 		}
 		s.remove()
 	}()
@@ -301,12 +307,12 @@ func (s *servedNode) note(rank int, msg string) {
 	}
 }
 
-// kill ends every served rank, saying why.
+// kill ends every served rank, saying why (unless reason is "").
 func (s *servedNode) kill(reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range s.ranks {
-		if h.stderr >= 0 {
+		if h.stderr >= 0 && reason != "" {
 			unix.Write(h.stderr, []byte(fmt.Sprintf("mpiwrap[rank %d pid %d]: error: %s; the rank was killed\n", h.rank, h.pid, reason)))
 		}
 		h.kill()

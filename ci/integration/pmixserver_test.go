@@ -149,12 +149,24 @@ func serverRanks(cmd int, program string) map[int]int {
 	return ranks
 }
 
+// shmSegments are Open MPI's shared-memory files of a's in /dev/shm.
+func shmSegments(a account) map[string]bool {
+	files, _ := filepath.Glob(fmt.Sprintf("/dev/shm/vader_segment.*.%d.*", a.uid))
+	m := map[string]bool{}
+	for _, f := range files {
+		m[f] = true
+	}
+	return m
+}
+
 // TestPMIxServerRankKilledMidFence: the last rank sleeps before
 // MPI_Finalize while the others wait for it in Finalize's fence; killed,
-// it ends the job within bounds, leaving no rank and no server directory.
+// it ends the job within bounds, leaving no rank, no server directory and
+// none of the shared-memory files the ranks had the server clean up.
 func TestPMIxServerRankKilledMidFence(t *testing.T) {
 	img := debian(t, "bookworm")
 	a := testUser(t)
+	before := shmSegments(a)
 	prog := "/opt/mpiwrap-test/openmpi/hello"
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -183,6 +195,16 @@ func TestPMIxServerRankKilledMidFence(t *testing.T) {
 	eventually(t, 10*time.Second, "no rank left", func() bool { return len(serverRanks(cmd.Process.Pid, prog)) == 0 })
 	eventually(t, 10*time.Second, "no server directory left", func() bool {
 		left, _ := filepath.Glob(fmt.Sprintf("/tmp/mpiwrap-%d*/*.pmix", a.uid))
+		return len(left) == 0
+	})
+	var left []string
+	eventually(t, 10*time.Second, "no shared-memory file left", func() bool {
+		left = nil
+		for f := range shmSegments(a) {
+			if !before[f] {
+				left = append(left, f)
+			}
+		}
 		return len(left) == 0
 	})
 }

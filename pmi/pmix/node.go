@@ -314,6 +314,21 @@ func (n *Node) Exited(rank int) {
 	n.maybeDone()
 }
 
+// LauncherGone says that the launcher has ended: a local rank that never
+// reached the node (no connection attached) never will, and counts as
+// exited, so the server stops once the others have (running the cleanups
+// the ranks registered, which Close would skip).
+func (n *Node) LauncherGone() {
+	n.mu.Lock()
+	for _, r := range n.ranks {
+		if r.up == nil {
+			r.exited = true
+		}
+	}
+	n.mu.Unlock()
+	n.maybeDone()
+}
+
 // maybeDone stops the server once every local rank has exited.
 func (n *Node) maybeDone() {
 	n.mu.Lock()

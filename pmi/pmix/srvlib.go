@@ -40,6 +40,9 @@ type ServerLib interface {
 	DmodexRequest(nspace string, rank int) ([]byte, error)
 	// Events yields what the server asks of its host.
 	Events() <-chan ServerEvent
+	// Deregister forgets the local ranks and the namespace, running the
+	// cleanups the ranks registered (PMIX_REGISTER_CLEANUP).
+	Deregister(nspace string, ranks []int) error
 	// Finalize stops the server.
 	Finalize() error
 }

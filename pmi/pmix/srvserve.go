@@ -111,6 +111,12 @@ func (s *srvHelper) request(f frame) error {
 		}()
 	case opSrvStop:
 		go func() {
+			s.mu.Lock()
+			ns, locals := s.nspace, s.locals
+			s.mu.Unlock()
+			if ns != "" {
+				s.lib.Deregister(ns, locals) // what a killed rank registered for cleanup
+			}
 			if err := s.lib.Finalize(); err != nil {
 				s.p.reply(f.id, opError, err.Error())
 			} else {

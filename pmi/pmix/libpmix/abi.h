@@ -179,6 +179,11 @@ typedef mpw_status_t (*mpw_srv_lookup_fn_t)(const mpw_proc_t *proc, char **keys,
                                             size_t ninfo, mpw_lookup_cbfunc_t cbfunc, void *cbdata);
 typedef mpw_status_t (*mpw_srv_unpublish_fn_t)(const mpw_proc_t *proc, char **keys, const mpw_info_t info[],
                                                size_t ninfo, mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef void (*mpw_info_cbfunc_t)(mpw_status_t status, mpw_info_t info[], size_t ninfo, void *cbdata,
+                                  mpw_release_cbfunc_t release_fn, void *release_cbdata);
+typedef mpw_status_t (*mpw_srv_job_control_fn_t)(const mpw_proc_t *requestor, const mpw_proc_t targets[],
+                                                 size_t ntargets, const mpw_info_t directives[], size_t ndirs,
+                                                 mpw_info_cbfunc_t cbfunc, void *cbdata);
 
 #ifndef MPW_PMIX_REAL_TYPES
 /* pmix_server_module_t (v4.0.0 layout): the entries mpiwrap sets are
@@ -193,7 +198,9 @@ typedef struct {
     mpw_srv_publish_fn_t publish;
     mpw_srv_lookup_fn_t lookup;
     mpw_srv_unpublish_fn_t unpublish;
-    void (*unused[20])(void); /* spawn ... client_connected2 */
+    void (*unused1[11])(void); /* spawn ... allocate */
+    mpw_srv_job_control_fn_t job_control;
+    void (*unused2[8])(void); /* monitor ... client_connected2 */
 } mpw_server_module_t;
 #endif
 
@@ -204,6 +211,9 @@ typedef mpw_status_t (*mpw_register_nspace_fn)(const char nspace[MPW_PMIX_MAX_NS
                                                void *cbdata);
 typedef mpw_status_t (*mpw_register_client_fn)(const mpw_proc_t *proc, uid_t uid, gid_t gid, void *server_object,
                                                mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef void (*mpw_deregister_client_fn)(const mpw_proc_t *proc, mpw_op_cbfunc_t cbfunc, void *cbdata);
+typedef void (*mpw_deregister_nspace_fn)(const char nspace[MPW_PMIX_MAX_NSLEN + 1], mpw_op_cbfunc_t cbfunc,
+                                         void *cbdata);
 typedef mpw_status_t (*mpw_setup_fork_fn)(const mpw_proc_t *proc, char ***env);
 typedef mpw_status_t (*mpw_dmodex_request_fn)(const mpw_proc_t *proc, mpw_dmodex_response_fn_t cbfunc,
                                               void *cbdata);

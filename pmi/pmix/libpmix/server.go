@@ -154,6 +154,19 @@ func (s *Server) RegisterClient(nspace string, rank, uid, gid int) error {
 	return srvErr("PMIx_server_register_client rank "+strconv.Itoa(rank), rc)
 }
 
+// Deregister is PMIx_server_deregister_client of ranks, then
+// PMIx_server_deregister_nspace: libpmix runs the cleanups they
+// registered (PMIX_REGISTER_CLEANUP).
+func (s *Server) Deregister(nspace string, ranks []int) error {
+	cr := make([]C.uint32_t, len(ranks)+1)
+	for i, r := range ranks {
+		cr[i] = C.uint32_t(r)
+	}
+	cns := C.CString(nspace)
+	defer C.free(unsafe.Pointer(cns))
+	return srvErr("PMIx_server_deregister_nspace "+nspace, C.mpw_srv_deregister(cns, &cr[0], C.size_t(len(ranks))))
+}
+
 // SetupFork is PMIx_server_setup_fork on an empty environment.
 func (s *Server) SetupFork(nspace string, rank int) ([]string, error) {
 	cns := C.CString(nspace)

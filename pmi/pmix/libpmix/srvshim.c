@@ -16,6 +16,8 @@ static struct {
     mpw_register_nspace_fn register_nspace;
     mpw_register_client_fn register_client;
     mpw_setup_fork_fn setup_fork;
+    mpw_deregister_client_fn deregister_client;
+    mpw_deregister_nspace_fn deregister_nspace;
     mpw_dmodex_request_fn dmodex_request;
     mpw_generate_regex_fn generate_regex;
     mpw_generate_regex_fn generate_ppn;
@@ -36,6 +38,8 @@ int mpw_srv_open(const char *name, char *err, size_t errlen)
         {"PMIx_server_register_nspace", (void **)&srv.register_nspace},
         {"PMIx_server_register_client", (void **)&srv.register_client},
         {"PMIx_server_setup_fork", (void **)&srv.setup_fork},
+        {"PMIx_server_deregister_client", (void **)&srv.deregister_client},
+        {"PMIx_server_deregister_nspace", (void **)&srv.deregister_nspace},
         {"PMIx_server_dmodex_request", (void **)&srv.dmodex_request},
         {"PMIx_generate_regex", (void **)&srv.generate_regex},
         {"PMIx_generate_ppn", (void **)&srv.generate_ppn},
@@ -219,6 +223,19 @@ static mpw_status_t on_unpublish(const mpw_proc_t *proc, char **keys, const mpw_
     return MPW_PMIX_SUCCESS;
 }
 
+/* on_job_control is here for libpmix to take a client's
+ * PMIX_REGISTER_CLEANUP (Open MPI registers its shared-memory files),
+ * which it keeps and runs itself when the client ends, but only when the
+ * host has job control; it does not call this for those. Other job
+ * control (signals, checkpoints) is not offered. */
+static mpw_status_t on_job_control(const mpw_proc_t *requestor, const mpw_proc_t targets[], size_t ntargets,
+                                   const mpw_info_t directives[], size_t ndirs, mpw_info_cbfunc_t cbfunc,
+                                   void *cbdata)
+{
+    (void)requestor, (void)targets, (void)ntargets, (void)directives, (void)ndirs, (void)cbfunc, (void)cbdata;
+    return MPW_PMIX_ERR_NOT_SUPPORTED;
+}
+
 static mpw_server_module_t module = {
     .client_connected = on_connected,
     .client_finalized = on_finalized,
@@ -228,6 +245,7 @@ static mpw_server_module_t module = {
     .publish = on_publish,
     .lookup = on_lookup,
     .unpublish = on_unpublish,
+    .job_control = on_job_control,
 };
 
 static void load_bool(mpw_info_t *info, const char *key, bool v)
@@ -408,6 +426,27 @@ int mpw_srv_register_client(const char *nspace, uint32_t rank, uid_t uid, gid_t 
     procid(&p, nspace, rank);
     waiter_init(&w);
     return finish(&w, srv.register_client(&p, uid, gid, NULL, wake, &w));
+}
+
+/* mpw_srv_deregister runs what the clients asked to be done when they end
+ * (PMIX_REGISTER_CLEANUP: Open MPI's shared-memory files) and forgets
+ * them and the namespace. */
+int mpw_srv_deregister(const char *nspace, const uint32_t *ranks, size_t n)
+{
+    char ns[MPW_PMIX_MAX_NSLEN + 1] = {0};
+    mpw_proc_t p;
+    waiter w;
+
+    for (size_t i = 0; i < n; i++) {
+        procid(&p, nspace, ranks[i]);
+        waiter_init(&w);
+        srv.deregister_client(&p, wake, &w);
+        finish(&w, MPW_PMIX_SUCCESS);
+    }
+    snprintf(ns, sizeof ns, "%s", nspace);
+    waiter_init(&w);
+    srv.deregister_nspace(ns, wake, &w);
+    return finish(&w, MPW_PMIX_SUCCESS);
 }
 
 int mpw_srv_setup_fork(const char *nspace, uint32_t rank, char ***env)

@@ -40,6 +40,9 @@ int mpw_srv_register_client(const char *nspace, uint32_t rank, uid_t uid, gid_t 
 /* mpw_srv_setup_fork returns the client's PMIx variables as a malloc'd
  * NULL-terminated array of malloc'd strings in *env. */
 int mpw_srv_setup_fork(const char *nspace, uint32_t rank, char ***env);
+/* mpw_srv_deregister deregisters the clients ranks and the namespace,
+ * which runs the cleanups they registered. */
+int mpw_srv_deregister(const char *nspace, const uint32_t *ranks, size_t n);
 /* mpw_srv_dmodex_request asks for a local client's committed data; the
  * answer comes to goSrvDmodexData with token. */
 int mpw_srv_dmodex_request(const char *nspace, uint32_t rank, uintptr_t token);

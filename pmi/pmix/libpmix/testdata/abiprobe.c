@@ -50,6 +50,7 @@ int main(void)
     OFFSET(mpw_server_module_t, pmix_server_module_t, publish);
     OFFSET(mpw_server_module_t, pmix_server_module_t, lookup);
     OFFSET(mpw_server_module_t, pmix_server_module_t, unpublish);
+    OFFSET(mpw_server_module_t, pmix_server_module_t, job_control);
 
     CONST(PMIX_MAX_NSLEN);
     CONST(PMIX_MAX_KEYLEN);

@@ -41,6 +41,8 @@ int main(void)
     mpw_register_nspace_fn regns = PMIx_server_register_nspace;
     mpw_register_client_fn regcl = PMIx_server_register_client;
     mpw_setup_fork_fn fork = PMIx_server_setup_fork;
+    mpw_deregister_client_fn dereg = PMIx_server_deregister_client;
+    mpw_deregister_nspace_fn deregns = PMIx_server_deregister_nspace;
     mpw_dmodex_request_fn dmodex = PMIx_server_dmodex_request;
     mpw_generate_regex_fn regex = PMIx_generate_regex;
     mpw_generate_regex_fn ppn = PMIx_generate_ppn;
@@ -57,9 +59,11 @@ int main(void)
     pmix_server_publish_fn_t pub = (mpw_srv_publish_fn_t)0;
     pmix_server_lookup_fn_t look = (mpw_srv_lookup_fn_t)0;
     pmix_server_unpublish_fn_t unpub = (mpw_srv_unpublish_fn_t)0;
+    pmix_server_job_control_fn_t jctl = (mpw_srv_job_control_fn_t)0;
+    pmix_info_cbfunc_t infocb = (mpw_info_cbfunc_t)0;
 
     return !init + !finalize + !abort_ + !put + !commit + !fence + !get + !reg + !destruct + !errstr + !version +
-           !!notify + !!evcb + !!regcb + !!opcb + !sinit + !sfinalize + !regns + !regcl + !fork + !dmodex + !regex +
+           !!notify + !!evcb + !!regcb + !!opcb + !sinit + !sfinalize + !dereg + !deregns + !regns + !regcl + !fork + !dmodex + !regex +
            !ppn + !iload + !!modexcb + !!relcb + !!lookcb + !!dmresp + !!conn + !!fin + !!ab + !!fence_nb + !!dmreq +
-           !!pub + !!look + !!unpub;
+           !!pub + !!look + !!unpub + !!jctl + !!infocb;
 }
