@@ -194,9 +194,9 @@ func (n *Node) start(ctx context.Context) error {
 		n.p.run(n.event)
 		n.lost(fmt.Errorf("the PMIx server (helper pid %d) ended%s", n.proc.pid, n.proc.status(time.Second)))
 	}()
-	job, procs := n.cfg.Job.attrs(n.cfg.Dir)
+	job, arrays := n.cfg.Job.attrs(n.cfg.Dir)
 	st := start{dir: n.cfg.Dir, nspace: n.cfg.Job.Namespace, uid: n.cfg.UID, gid: n.cfg.GID,
-		locals: n.locals, job: job, procs: procs}
+		locals: n.locals, job: job, arrays: arrays}
 	f, err := n.p.call(ctx, opSrvStart, encodeStart(st)...)
 	if err != nil {
 		return err

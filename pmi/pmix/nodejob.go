@@ -110,6 +110,8 @@ const (
 	KeyProcMap    = "pmix.pmap"
 	KeyJobID      = "pmix.jobid"
 	KeySpawned    = "pmix.spawned"
+	KeyProcData   = "pmix.pdata"    // PMIX_PROC_DATA: an array of a rank's attributes
+	KeyNodeArray  = "pmix.node.arr" // PMIX_NODE_INFO_ARRAY: an array of a node's
 )
 
 // Dirs are the directories a node's server gives its job, all inside the
@@ -120,10 +122,12 @@ func Dirs(dir string) (nsdir string, procdir func(rank int) string) {
 	return nsdir, func(rank int) string { return filepath.Join(nsdir, strconv.Itoa(rank)) }
 }
 
-// attrs are the job's and every rank's PMIx attributes: what Open MPI 4.1
-// reads in MPI_Init (it aborts or hangs without the sizes, the local
-// peers and the maps), and the rest of what a launcher gives.
-func (j NodeJob) attrs(dir string) (job []Attr, procs [][]Attr) {
+// attrs are the job's, every node's and every rank's PMIx attributes:
+// what Open MPI 4.1 reads in MPI_Init (it aborts or hangs without the
+// sizes, the local peers and the maps), and the rest of what a launcher
+// gives. A rank's node id reaches other nodes' clients only through its
+// node's array (libpmix keeps node ids as node data).
+func (j NodeJob) attrs(dir string) (job []Attr, arrays [][]Attr) {
 	nodes := j.Nodes()
 	locals := j.Locals(j.Node)
 	itoa := strconv.Itoa
@@ -165,9 +169,19 @@ func (j NodeJob) attrs(dir string) (job []Attr, procs [][]Attr) {
 		{KeyNsdir, 's', nsdir},
 		{KeyRmClean, 'b', "1"},
 	}
+	for n := 0; n < nodes; n++ {
+		rs := j.Locals(n)
+		arrays = append(arrays, []Attr{{KeyNodeArray, 'A', ""},
+			{KeyHostname, 's', hosts[n]},
+			{KeyNodeID, 'u', itoa(n)},
+			{KeyLocalSize, 'u', itoa(len(rs))},
+			{KeyLocalPeers, 's', perNode[n]},
+			{KeyLocalLdr, 'r', itoa(rs[0])},
+		})
+	}
 	for r := 0; r < j.Size; r++ {
 		n := j.NodeOf[r]
-		p := []Attr{
+		p := []Attr{{KeyProcData, 'A', ""},
 			{KeyRank, 'r', itoa(r)},
 			{KeyGlobalRank, 'r', itoa(r)},
 			{KeyAppRank, 'r', itoa(r)},
@@ -180,9 +194,9 @@ func (j NodeJob) attrs(dir string) (job []Attr, procs [][]Attr) {
 		if n == j.Node {
 			p = append(p, Attr{KeyProcdir, 's', procdir(r)})
 		}
-		procs = append(procs, p)
+		arrays = append(arrays, p)
 	}
-	return job, procs
+	return job, arrays
 }
 
 // OpenMPIEnv are what an Open MPI 4.x rank needs besides its PMIx client

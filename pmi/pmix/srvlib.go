@@ -13,7 +13,9 @@ const (
 //
 //	's' string, 'u' uint32, 'h' uint16, 'r' rank, 'b' bool ("1" or "0"),
 //	'n' a node map (comma-separated host names, made a regex by libpmix),
-//	'p' a proc map (the ranks of each node, "0,1;2,3", made a regex).
+//	'p' a proc map (the ranks of each node, "0,1;2,3", made a regex),
+//	'A' the head of an array of the attributes after it, Key naming the
+//	    array (PMIX_PROC_DATA, PMIX_NODE_INFO_ARRAY); Value is unused.
 type Attr struct {
 	Key   string
 	Kind  byte
@@ -28,9 +30,10 @@ type ServerLib interface {
 	Version() string
 	// Init starts the server with its files in dir.
 	Init(dir string) error
-	// RegisterNamespace registers the job: job-level attributes and, for
-	// every rank, its own (each list starts with PMIX_RANK).
-	RegisterNamespace(nspace string, nlocal int, job []Attr, procs [][]Attr) error
+	// RegisterNamespace registers the job: job-level attributes and
+	// arrays of them, each headed by an 'A' Attr (every rank's own, which
+	// start with PMIX_RANK; every node's, which start with PMIX_NODEID).
+	RegisterNamespace(nspace string, nlocal int, job []Attr, arrays [][]Attr) error
 	// RegisterClient registers a local rank that will connect as uid:gid.
 	RegisterClient(nspace string, rank, uid, gid int) error
 	// SetupFork is the local rank's PMIx client environment.

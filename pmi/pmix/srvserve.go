@@ -140,7 +140,7 @@ func (s *srvHelper) start(fields []string) ([]string, error) {
 	if err := s.lib.Init(st.dir); err != nil {
 		return nil, err
 	}
-	if err := s.lib.RegisterNamespace(st.nspace, len(st.locals), st.job, st.procs); err != nil {
+	if err := s.lib.RegisterNamespace(st.nspace, len(st.locals), st.job, st.arrays); err != nil {
 		return nil, err
 	}
 	out := []string{s.lib.Version()}
@@ -351,13 +351,13 @@ type start struct {
 	uid, gid    int
 	locals      []int
 	job         []Attr
-	procs       [][]Attr
+	arrays      [][]Attr // each headed by an 'A' Attr
 }
 
 // encodeStart lays start out as fields: dir, nspace, uid, gid, the local
 // ranks (comma-separated), the count of job attributes and each as key,
-// kind, value, then the count of procs and, for each, the count of its
-// attributes and those.
+// kind, value, then the count of arrays and, for each, the count of its
+// attributes (its head first) and those.
 func encodeStart(st start) []string {
 	locals := make([]string, len(st.locals))
 	for i, r := range st.locals {
@@ -365,8 +365,8 @@ func encodeStart(st start) []string {
 	}
 	f := []string{st.dir, st.nspace, strconv.Itoa(st.uid), strconv.Itoa(st.gid), strings.Join(locals, ",")}
 	f = appendAttrs(f, st.job)
-	f = append(f, strconv.Itoa(len(st.procs)))
-	for _, p := range st.procs {
+	f = append(f, strconv.Itoa(len(st.arrays)))
+	for _, p := range st.arrays {
 		f = appendAttrs(f, p)
 	}
 	return f
@@ -408,15 +408,15 @@ func decodeStart(f []string) (start, error) {
 	}
 	n, err := strconv.Atoi(rest[0])
 	if err != nil || n < 0 || n > len(rest) {
-		return bad("proc count")
+		return bad("array count")
 	}
 	rest = rest[1:]
 	for i := 0; i < n; i++ {
 		var p []Attr
-		if p, rest, ok = takeAttrs(rest); !ok {
-			return bad("proc attributes")
+		if p, rest, ok = takeAttrs(rest); !ok || len(p) == 0 || p[0].Kind != 'A' {
+			return bad("array attributes")
 		}
-		st.procs = append(st.procs, p)
+		st.arrays = append(st.arrays, p)
 	}
 	if len(rest) != 0 {
 		return bad("trailing fields")

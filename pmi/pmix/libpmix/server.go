@@ -108,17 +108,22 @@ func (s *Server) Finalize() error {
 }
 
 // RegisterNamespace is PMIx_server_register_nspace.
-func (s *Server) RegisterNamespace(nspace string, nlocal int, job []pmix.Attr, procs [][]pmix.Attr) error {
+func (s *Server) RegisterNamespace(nspace string, nlocal int, job []pmix.Attr, arrays [][]pmix.Attr) error {
 	l := C.mpw_infos_new()
 	defer C.mpw_infos_free(l)
 	if err := addAttrs(l, job); err != nil {
 		return err
 	}
-	for _, p := range procs {
+	for _, a := range arrays {
+		if len(a) == 0 || a[0].Kind != 'A' {
+			return fmt.Errorf("load PMIx info array: no head")
+		}
 		pl := C.mpw_infos_new()
-		err := addAttrs(pl, p)
+		err := addAttrs(pl, a[1:])
 		if err == nil {
-			err = srvErr("load PMIx proc data", C.mpw_infos_add_proc(l, pl))
+			ck := C.CString(a[0].Key)
+			err = srvErr("load PMIx info array "+a[0].Key, C.mpw_infos_add_array(l, ck, pl))
+			C.free(unsafe.Pointer(ck))
 		}
 		C.mpw_infos_free(pl)
 		if err != nil {

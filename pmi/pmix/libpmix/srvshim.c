@@ -345,15 +345,15 @@ int mpw_infos_add(mpw_infos *l, const char *key, char kind, const char *value)
     return rc;
 }
 
-int mpw_infos_add_proc(mpw_infos *l, mpw_infos *proc)
+int mpw_infos_add_array(mpw_infos *l, const char *key, mpw_infos *sub)
 {
     mpw_info_t *info = next(l);
-    mpw_data_array_t da = {MPW_PMIX_INFO, proc->n, proc->v};
+    mpw_data_array_t da = {MPW_PMIX_INFO, sub->n, sub->v};
     int rc;
 
     if (info == NULL)
         return MPW_PMIX_ERROR;
-    rc = srv.info_load(info, MPW_PMIX_PROC_DATA, &da, MPW_PMIX_DATA_ARRAY); /* a deep copy */
+    rc = srv.info_load(info, key, &da, MPW_PMIX_DATA_ARRAY); /* a deep copy */
     if (rc == MPW_PMIX_SUCCESS)
         l->n++;
     return rc;

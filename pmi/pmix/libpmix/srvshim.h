@@ -31,9 +31,9 @@ void mpw_infos_free(mpw_infos *l);
  * (comma-separated host names, made a regex), 'p' a proc map
  * ("0,1;2,3": the ranks of each node, made a regex). */
 int mpw_infos_add(mpw_infos *l, const char *key, char kind, const char *value);
-/* mpw_infos_add_proc appends a PMIX_PROC_DATA array holding proc's
- * entries, which must start with PMIX_RANK. */
-int mpw_infos_add_proc(mpw_infos *l, mpw_infos *proc);
+/* mpw_infos_add_array appends key (PMIX_PROC_DATA, PMIX_NODE_INFO_ARRAY)
+ * with an array holding sub's entries (a copy). */
+int mpw_infos_add_array(mpw_infos *l, const char *key, mpw_infos *sub);
 
 int mpw_srv_register_nspace(const char *nspace, int nlocal, mpw_infos *l);
 int mpw_srv_register_client(const char *nspace, uint32_t rank, uid_t uid, gid_t gid);
