@@ -17,6 +17,10 @@
 //     libpmix at run time (pmi/pmix/libpmix), one per rank, and returns an
 //     Upstream that talks to it over a socketpair; Serve is the helper's
 //     side of that protocol.
+//     Its server mode (Node) is the other way round: the node's PMIx
+//     server for Open MPI ranks under a PMI-1/2 launcher, one helper per
+//     node, with fences carried through the launcher's KVS.
+//   - pmi/modex: splits a binary blob into PMI-1/2 values and joins them.
 //   - pmi/proxy: the proxy. It serves one container rank with the server
 //     engine and forwards to the launcher through an Upstream, for which
 //     pmi/client's PMI1 and PMI2 and pmi/pmix's Upstream are the

@@ -168,6 +168,9 @@ func serverMode(spec *Spec, env []string, c MPIClient) (PMIMode, string, error) 
 		}
 		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx and this launcher offers PMI-1/2, so mpiwrap serves PMIx from the node's namespace keeper, which this rank goes without (%s): %s, or run under srun --mpi=pmix or Open MPI's mpirun", c.Library, j.Why, hint)
 	}
+	if spec.Net == NetNone {
+		return "", "", fmt.Errorf("the image's Open MPI (%s) speaks only PMIx and this launcher offers PMI-1/2, so mpiwrap serves PMIx from the node's keeper, over the host's loopback, which --net=none's private network can't reach: use --net=host, or run under srun --mpi=pmix or Open MPI's mpirun", c.Library)
+	}
 	return PMIServer, fmt.Sprintf("PMIx server for the launcher's PMI-1/2, in the node's keeper: the container's Open MPI (%s) speaks only PMIx", c.Library), nil
 }
 

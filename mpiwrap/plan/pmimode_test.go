@@ -99,6 +99,7 @@ func TestPMIServerJoin(t *testing.T) {
 		{"verbose alone", Spec{Verbose: true}, alone, "error: run it without -v (mpiwrap check prints the plan), or give --join-key"},
 		{"verbose alone, join key", Spec{Verbose: true, JoinKey: "k"}, alone, "pmix-server"},
 		{"forced passthrough", Spec{PMI: PMIPassthrough}, hydra, "passthrough: --pmi=passthrough"},
+		{"net none", Spec{Net: NetNone}, hydra, "error: over the host's loopback, which --net=none's private network can't reach"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

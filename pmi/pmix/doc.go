@@ -35,4 +35,24 @@
 //     MPICH 4.0's MPI_Abort returns if its PMI socket closes first.
 //   - A lost PMIx server (PMIX_ERR_LOST_CONNECTION event) or a dead helper
 //     closes Done; Err wraps ErrLost or pmi.ErrClosed.
+//
+// # Server mode
+//
+// The other way round, Node lets an Open MPI rank (PMIx only) run under a
+// launcher that offers only PMI-1/2 (hydra, srun --mpi=pmi2): the node's
+// keeper starts one helper with ServerFlag, which runs libpmix's server
+// (ServeServer over a ServerLib, which pmi/pmix/libpmix implements), and
+// carries what the server needs of the launcher over the node's ranks'
+// PMI connections (Rank):
+//
+//	rank --PMIx--> mpiwrap-pmix --server (libpmix) --frames--> keeper (Node) --PMI-1/2--> launcher
+//
+// Both ends send requests in this mode (peer.go): the host registers the
+// job (opSrvStart: NodeJob's attributes, from the launcher's size,
+// appnum, universe and PMI_process_mapping) and stops the server; the
+// helper passes libpmix's upcalls (opSrvEvent): a client's connect and
+// finalize, abort, fence, publish, lookup, unpublish, and notes for the
+// rank's stderr. A fence's node blobs cross the nodes in the launcher's
+// KVS, split by package modex; ServeServer's doc says how a direct modex
+// is answered.
 package pmix

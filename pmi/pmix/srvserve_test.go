@@ -258,3 +258,48 @@ func TestJobFromUpstream(t *testing.T) {
 		t.Fatalf("arrays %v", arrays)
 	}
 }
+
+// TestNodeFenceBlobs: two simulated nodes' fences carry large blobs
+// through the fake launcher's KVS, split into values its PMI-1 or PMI-2
+// clients can put, and each node gets both back, in node order, over
+// several fences.
+func TestNodeFenceBlobs(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("pmi%d", v), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			l := pmitest.Launch(ctx, t, server.JobConfig{Size: 4, PPN: 2, KVSName: "kvs_" + strings.Repeat("k", 200)}, false)
+			var nodes []*Node
+			for first := 0; first < 4; first += 2 {
+				up0 := pmitest.Upstream(ctx, t, l, first, v)
+				job, err := JobFromUpstream(ctx, up0, "h", 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := &Node{cfg: NodeConfig{Job: job}, ctx: ctx, ranks: map[int]*nodeRank{}, locals: job.Locals(job.Node)}
+				n.ranks[first] = &nodeRank{up: up0}
+				n.ranks[first+1] = &nodeRank{up: pmitest.Upstream(ctx, t, l, first+1, v)}
+				nodes = append(nodes, n)
+			}
+			for round, size := range []int{0, 1, 5000, 100000} {
+				blobs := make([][]byte, 2)
+				for i := range blobs {
+					blobs[i] = bytes.Repeat([]byte{byte(i + 1), 0, ';', ' ', '='}, size/5+i)
+				}
+				got := make([][]string, 2)
+				err := pmitest.RunRanks(2, func(i int) (err error) {
+					got[i], err = nodes[i].fence(blobs[i])
+					return err
+				})
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				for i := range got {
+					if len(got[i]) != 2 || got[i][0] != string(blobs[0]) || got[i][1] != string(blobs[1]) {
+						t.Fatalf("round %d: node %d got %d blobs (sizes wrong or order)", round, i, len(got[i]))
+					}
+				}
+			}
+		})
+	}
+}
