@@ -77,6 +77,7 @@ var benches = []struct {
 	{"warm-profiles", benchWarmProfiles}, {"cold-profiles", benchColdProfiles},
 	{"one-build64", benchOneBuild64}, {"proxy-init", benchProxyInit},
 	{"fence", benchFence}, {"proxy-rss", benchProxyRSS}, {"cluster", benchCluster},
+	{"pmix-server", benchPMIxServer},
 }
 
 func benchNames() string {
