@@ -82,11 +82,14 @@ func (k *keeper) build() string {
 		return fmt.Sprintf("keeper: get working directory: %v", err)
 	}
 	spec, err := k.parse(os.Args, cwd)
-	if err == nil && spec == nil {
-		err = errors.New("not a run command")
-	}
 	if err != nil {
 		return err.Error()
+	}
+	if spec == nil {
+		// The leader runs no command (mpiwrap check under a launcher):
+		// its ranks, like it, are the Go half's; the keeper sends each
+		// there (planRequest) until the launcher is gone.
+		return ""
 	}
 	h := plan.NewHost(os.Environ(), cwd)
 	h.NodeCache, h.Network = nodeCache{}, netinject.Node{}
@@ -354,8 +357,8 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	if req.client == "c" && (spec == nil || spec.Verbose) {
 		return repFallthrough, nil, nil
 	}
-	if spec == nil {
-		return repError, []byte("the namespace keeper only runs commands"), nil
+	if spec == nil || k.leader == nil {
+		return repError, []byte("the namespace keeper only runs commands, and this node's first rank runs none"), nil
 	}
 	mode, _, err := plan.DecidePMI(spec, req.env, k.leader.MPI)
 	rankEnv, proxied := proxiedEnv(req.env, req.client)

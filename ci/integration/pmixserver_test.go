@@ -25,15 +25,23 @@ var serverCells = []interop{
 // testUser is the unprivileged account.
 func testUser(t *testing.T) account { return accounts(t)[1] }
 
-// noServerLeft checks that a's rendezvous directories hold no PMIx server
-// directory and no socket soon after its jobs are over (the keeper removes
-// them once it has seen its last rank exit, as the launcher does).
-func noServerLeft(t *testing.T, a account) {
+// serverDir is the PMIx server's directory that process pid was given.
+func serverDir(pid int) string {
+	env, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "PMIX_SERVER_TMPDIR="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// gone waits for path to be removed.
+func gone(t *testing.T, path string) {
 	t.Helper()
-	var left []string
-	eventually(t, 5*time.Second, "an empty rendezvous directory", func() bool {
-		left, _ = filepath.Glob(fmt.Sprintf("/tmp/mpiwrap-%d*/*", a.uid))
-		return len(left) == 0
+	eventually(t, 10*time.Second, path+" removed", func() bool {
+		_, err := os.Stat(path)
+		return err != nil
 	})
 }
 
@@ -50,7 +58,6 @@ func TestPMIxServerHello(t *testing.T) {
 				if r.code != 0 || strings.TrimSpace(r.stdout) != helloOut || strings.Contains(r.stderr, "rror") {
 					t.Fatalf("%s: want %q and no errors, got %s", image, helloOut, r)
 				}
-				noServerLeft(t, a)
 			}
 		})
 	}
@@ -183,6 +190,10 @@ func TestPMIxServerRankKilledMidFence(t *testing.T) {
 		return len(ranks) == 4
 	})
 	time.Sleep(time.Second) // the others reach MPI_Finalize's fence
+	dir := serverDir(ranks[3])
+	if dir == "" {
+		t.Fatal("the rank has no PMIX_SERVER_TMPDIR")
+	}
 	syscall.Kill(ranks[3], syscall.SIGKILL)
 	select {
 	case err := <-done:
@@ -193,10 +204,7 @@ func TestPMIxServerRankKilledMidFence(t *testing.T) {
 		t.Fatal("the job did not end within 30 s of a rank's death")
 	}
 	eventually(t, 10*time.Second, "no rank left", func() bool { return len(serverRanks(cmd.Process.Pid, prog)) == 0 })
-	eventually(t, 10*time.Second, "no server directory left", func() bool {
-		left, _ := filepath.Glob(fmt.Sprintf("/tmp/mpiwrap-%d*/*.pmix", a.uid))
-		return len(left) == 0
-	})
+	gone(t, dir)
 	var left []string
 	eventually(t, 10*time.Second, "no shared-memory file left", func() bool {
 		left = nil
@@ -258,10 +266,7 @@ if MPI.COMM_WORLD.Get_rank() == 0: print("dir", d, oct(stat.S_IMODE(st.st_mode))
 	if r.code != 0 || len(f) != 4 || f[0] != "dir" || f[2] != "0o700" || f[3] != "True" || !strings.HasPrefix(f[1], fmt.Sprintf("/tmp/mpiwrap-%d", a.uid)) {
 		t.Fatalf("want the server's directory, mode 0700, in the rendezvous directory; got %s", r)
 	}
-	eventually(t, 5*time.Second, f[1]+" removed after the job", func() bool {
-		_, err := os.Stat(f[1])
-		return err != nil
-	})
+	gone(t, f[1])
 	// A crash: the keeper and the ranks killed.
 	prog := "/opt/mpiwrap-test/openmpi/hello"
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -271,25 +276,44 @@ if MPI.COMM_WORLD.Get_rank() == 0: print("dir", d, oct(stat.S_IMODE(st.st_mode))
 		t.Fatal(err)
 	}
 	go cmd.Wait()
-	eventually(t, 30*time.Second, "4 ranks running", func() bool { return len(serverRanks(cmd.Process.Pid, prog)) == 4 })
-	dirs, _ := filepath.Glob(fmt.Sprintf("/tmp/mpiwrap-%d*/*.pmix", a.uid))
-	if len(dirs) != 1 {
-		t.Fatalf("want one server directory while the job runs, got %q", dirs)
+	var ranks map[int]int
+	eventually(t, 30*time.Second, "4 ranks running", func() bool {
+		ranks = serverRanks(cmd.Process.Pid, prog)
+		return len(ranks) == 4
+	})
+	dir := serverDir(ranks[0])
+	if dir == "" {
+		t.Fatal("the rank has no PMIX_SERVER_TMPDIR")
 	}
-	for _, p := range procs.Running(bin) {
+	for _, p := range procs.Running(bin) { // the job's keeper (the ranks have exec'd)
 		syscall.Kill(p, syscall.SIGKILL)
 	}
 	killJob(cmd)
 	eventually(t, 10*time.Second, "the job gone", func() bool { return len(serverRanks(cmd.Process.Pid, prog)) == 0 })
-	if _, err := os.Stat(dirs[0]); err != nil {
+	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("the killed keeper's directory is already gone (%v): the test shows nothing", err)
 	}
 	r = runCell(t, serverCells[0], a, img)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != helloOut {
 		t.Fatalf("want %q, got %s", helloOut, r)
 	}
-	if _, err := os.Stat(dirs[0]); err == nil {
-		t.Fatalf("%s, left by a killed keeper, is still there after the next job", dirs[0])
+	gone(t, dir)
+}
+
+// TestPMIxServerCheck: mpiwrap check under a PMI-1/2 launcher prints the
+// mode and why, for the Open MPI program and for mpi4py (a script), and
+// under hydra the node's other rank does too (its first rank running no
+// command, the keeper sends the others to the Go half as well).
+func TestPMIxServerCheck(t *testing.T) {
+	img := debian(t, "bookworm")
+	want := "PMI: pmix-server: PMIx server for the launcher's PMI-1/2, in the node's keeper: the container's Open MPI (libmpi.so.40) speaks only PMIx"
+	c := serverCells[0]
+	c.launcher = []string{"mpiexec.mpich", "-n", "2"}
+	for _, cmd := range [][]string{{"/opt/mpiwrap-test/openmpi/hello"}, {"python3", "/opt/mpiwrap-test/py/hello.py"}} {
+		args := append(append(append([]string{}, c.launcher...), bin, "check", img), cmd...)
+		r := runAs(t, testUser(t), work, nil, 60*time.Second, args...)
+		if r.code != 0 || strings.Count(r.stdout+r.stderr, want) != 2 {
+			t.Fatalf("%q: want %q from both ranks, got %s", cmd, want, r)
+		}
 	}
-	noServerLeft(t, a)
 }

@@ -82,11 +82,12 @@ type Node struct {
 	envs   map[int][]string
 	locals []int
 
-	mu      sync.Mutex
-	ranks   map[int]*nodeRank
-	fences  int
-	killed  bool
-	stopped bool
+	mu       sync.Mutex
+	ranks    map[int]*nodeRank
+	fences   int
+	killed   bool
+	stopped  bool
+	aborting bool // a local rank's abort went to the launcher: the job is ending
 	done    chan struct{} // every local rank ended and the server stopped
 }
 
@@ -264,7 +265,7 @@ func (n *Node) watch(rank int, up Rank) {
 	}
 	n.mu.Lock()
 	r := n.ranks[rank]
-	clean := r.finalized || (r.exited && !r.connected)
+	clean := r.finalized || (r.exited && !r.connected) || n.aborting
 	n.mu.Unlock()
 	if !clean {
 		n.lost(fmt.Errorf("the launcher's PMI connection of rank %d went away: %w", rank, up.Err()))
@@ -307,8 +308,7 @@ func (n *Node) Exited(rank int) {
 		case !connected: // not a PMIx program: say goodbye for it
 			up.Finalize(n.ctx)
 		case !finalized: // its peers would wait for it: end the job
-			msg := fmt.Sprintf("rank %d exited without finalizing PMIx", rank)
-			up.Abort(n.ctx, 1, msg)
+			n.endJob(rank, up)
 		}
 	}
 	n.maybeDone()
@@ -327,6 +327,30 @@ func (n *Node) LauncherGone() {
 	}
 	n.mu.Unlock()
 	n.maybeDone()
+}
+
+// exitGrace is how long a rank's unfinalized exit waits for the launcher
+// to end the job on its own before the node aborts it (var for tests).
+var exitGrace = 500 * time.Millisecond
+
+// endJob ends the job after rank exited without finalizing, unless the
+// job is ending already: a local abort went up, or the launcher closes
+// the rank's connection within exitGrace (hydra ends a job whose rank was
+// killed; killing the others, or another node's abort, ends it too). An
+// abort then would only replace the exit code the launcher reports.
+func (n *Node) endJob(rank int, up Rank) {
+	n.mu.Lock()
+	aborting := n.aborting
+	n.mu.Unlock()
+	if aborting {
+		return
+	}
+	select {
+	case <-up.Done():
+	case <-n.ctx.Done():
+	case <-time.After(exitGrace):
+		up.Abort(n.ctx, 1, fmt.Sprintf("rank %d exited without finalizing PMIx", rank))
+	}
 }
 
 // maybeDone stops the server once every local rank has exited.
@@ -484,6 +508,9 @@ func (n *Node) abort(rank int, args []string) error {
 	// PMI-1.1 carries only the code (hydra 4.0 ignores a message): say it
 	// where the rank's errors go, as a PMIx launcher would.
 	n.note(rank, fmt.Sprintf("rank %d aborted the job with exit code %d: %s", rank, code, args[1]))
+	n.mu.Lock()
+	n.aborting = true
+	n.mu.Unlock()
 	if err := up.Abort(n.ctx, code, args[1]); err != nil {
 		return fmt.Errorf("abort through the launcher: %w", err)
 	}
