@@ -106,7 +106,7 @@ func (h *hostedRank) serve(k *keeper) {
 		return
 	}
 	defer up.Close()
-	opts := proxy.Options{Batch: h.size > batchAbove, Cache: k.fences}
+	opts := proxy.Options{Batch: h.size > batchAbove, Cache: k.fences, Note: h.note}
 	opts.LocalSize, _ = proxy.LocalSizeFromEnv(h.env)
 	f := os.NewFile(uintptr(h.mine), "pmi")
 	conn, err := net.FileConn(f)
@@ -129,6 +129,13 @@ func (h *hostedRank) serve(k *keeper) {
 		h.fail(fmt.Errorf("the launcher's PMI went away, so the rank was killed: %w", serr))
 	default:
 		h.fail(fmt.Errorf("PMI proxy: %w", serr))
+	}
+}
+
+// note says msg where the rank's own errors go.
+func (h *hostedRank) note(msg string) {
+	if h.stderr >= 0 {
+		unix.Write(h.stderr, []byte(fmt.Sprintf("mpiwrap[rank %d pid %d]: error: %s\n", h.rank, h.pid, msg)))
 	}
 }
 

@@ -268,6 +268,9 @@ func (s *rankSession) connected(c upstreamConn) {
 	}
 	s.up = c.up
 	c.opts.OnAbort = func() { s.proc.Kill() }
+	c.opts.Note = func(msg string) { // the proxy's stderr is the rank's
+		fmt.Fprintf(os.Stderr, "mpiwrap[rank %d pid %d]: error: %s\n", s.info.Rank, s.proc.Pid, msg)
+	}
 	c.opts.AbortSent = func(code int) { Exit(&ExitStatus{Code: code}) }
 	s.served = make(chan error, 1)
 	go func() { s.served <- proxy.Serve(s.ctx, s.mine, c.up, c.opts) }()

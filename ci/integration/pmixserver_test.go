@@ -317,3 +317,30 @@ func TestPMIxServerCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyNameService: MPICH's MPI_Publish_name, Lookup_name and
+// Unpublish_name behind the PMI proxy reach the launcher's name service:
+// PMIx's under mpirun, PMI-1's under hydra with --pmi=proxy; Slurm's
+// PMIx has none, and the rank is told which call was refused.
+func TestProxyNameService(t *testing.T) {
+	img := debian(t, "bookworm")
+	a := testUser(t)
+	two := func(c interop) interop {
+		c.launcher = append(append([]string{}, c.launcher[:len(c.launcher)-1]...), "2")
+		return c
+	}
+	for _, c := range []interop{proxyCells[1], proxyCells[2]} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCellCmd(t, two(c), a, img, "/opt/mpiwrap-test/mpich/splitall", "names")
+			if r.code != 0 || !strings.Contains(r.stdout, "names ok") {
+				t.Fatalf("want names ok, got %s", r)
+			}
+		})
+	}
+	t.Run(proxyCells[0].name, func(t *testing.T) {
+		r := runCellCmd(t, two(proxyCells[0]), a, img, "/opt/mpiwrap-test/mpich/splitall", "names")
+		if r.code == 0 || !strings.Contains(r.stderr, `error: MPI_Publish_name of "mpiwrap-splitall": the launcher's name service refused it`) {
+			t.Fatalf("want the refusal named, got %s", r)
+		}
+	})
+}

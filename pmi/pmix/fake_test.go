@@ -25,8 +25,9 @@ type fakeJob struct {
 	dead     error // the server died: calls fail, Lost fires
 	aborts   []int // codes passed to Abort
 	clients  []*fakeClient
-	blockAbt chan struct{} // if set, Abort waits for it to close, like a launcher that kills first
-	abortErr error         // what Abort returns
+	blockAbt chan struct{}     // if set, Abort waits for it to close, like a launcher that kills first
+	abortErr error             // what Abort returns
+	names    map[string]string // published names
 }
 
 func newFakeJob(size int) *fakeJob {
@@ -156,3 +157,27 @@ func (c *fakeClient) Abort(code int, _ string) error {
 }
 
 func (c *fakeClient) Finalize() error { return nil }
+
+func (c *fakeClient) Publish(service, port string) error {
+	c.j.mu.Lock()
+	defer c.j.mu.Unlock()
+	if c.j.names == nil {
+		c.j.names = map[string]string{}
+	}
+	c.j.names[service] = port
+	return nil
+}
+
+func (c *fakeClient) Lookup(service string) (string, bool, error) {
+	c.j.mu.Lock()
+	defer c.j.mu.Unlock()
+	p, ok := c.j.names[service]
+	return p, ok, nil
+}
+
+func (c *fakeClient) Unpublish(service string) error {
+	c.j.mu.Lock()
+	defer c.j.mu.Unlock()
+	delete(c.j.names, service)
+	return nil
+}

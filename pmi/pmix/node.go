@@ -87,8 +87,8 @@ type Node struct {
 	fences   int
 	killed   bool
 	stopped  bool
-	aborting bool // a local rank's abort went to the launcher: the job is ending
-	done    chan struct{} // every local rank ended and the server stopped
+	aborting bool          // a local rank's abort went to the launcher: the job is ending
+	done     chan struct{} // every local rank ended and the server stopped
 }
 
 // nodeRank is one local rank's state.

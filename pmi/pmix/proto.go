@@ -43,11 +43,17 @@ const (
 	opSrvEvent // helper: an upcall: kind, then its fields (id 0: needs no reply)
 	opSrvStop  // host: finalize the server
 	opSrvSync  // host: reply once every upcall made so far has been sent
+	// The name service, client mode (after the server ops to keep their
+	// numbers): requests of the Upstream.
+	opPublish   // service, port
+	opLookup    // service
+	opUnpublish // service
 	opMax
 )
 
 var opNames = [...]string{"", "hello", "fail", "lost", "put", "commit", "fence", "get", "nodeids", "abort", "finalize", "ok", "notfound", "error",
-	"srvhello", "srvstart", "srvevent", "srvstop", "srvsync"}
+	"srvhello", "srvstart", "srvevent", "srvstop", "srvsync",
+	"publish", "lookup", "unpublish"}
 
 func (o op) String() string {
 	if o > 0 && o < opMax {
@@ -128,7 +134,8 @@ func decodeBody(body []byte) (frame, error) {
 // arity is how many fields each op carries; -1 is any number.
 var arity = [opMax]int{opHello: 5, opFail: 1, opLost: 1, opPut: 2, opCommit: 0, opFence: 0,
 	opGet: 2, opNodeIDs: 0, opAbort: 2, opFinalize: 0, opOK: -1, opNotFound: 0, opError: 1,
-	opSrvHello: 1, opSrvStart: -1, opSrvEvent: -1, opSrvStop: 0, opSrvSync: 0}
+	opSrvHello: 1, opSrvStart: -1, opSrvEvent: -1, opSrvStop: 0, opSrvSync: 0,
+	opPublish: 2, opLookup: 1, opUnpublish: 1}
 
 // check reports whether f has the fields its op needs.
 func (f frame) check() error {

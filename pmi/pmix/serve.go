@@ -49,6 +49,11 @@ type Client interface {
 	Finalize() error
 	// Lost yields once if the connection to the PMIx server is lost.
 	Lost() <-chan error
+	// Publish, Lookup and Unpublish are PMIx's name service (a name
+	// nobody published is found == false).
+	Publish(service, port string) error
+	Lookup(service string) (port string, found bool, err error)
+	Unpublish(service string) error
 }
 
 // Serve is the helper's side: it says hello with c's rank, size, appnum
@@ -150,7 +155,7 @@ func (h *helper) readRequests(out chan<- frame, stop <-chan struct{}) error {
 		if err == nil {
 			err = f.check()
 		}
-		if err == nil && (f.op < opPut || f.op > opFinalize) {
+		if err == nil && (f.op < opPut || f.op > opFinalize) && f.op != opPublish && f.op != opLookup && f.op != opUnpublish {
 			err = fmt.Errorf("read PMIx helper request: %v is not a request", f.op)
 		}
 		if err != nil {
@@ -203,6 +208,13 @@ func (h *helper) do(f frame) ([]string, bool, error) {
 			return nil, false, err
 		}
 		return nil, true, h.c.Abort(code, f.fields[1])
+	case opPublish:
+		return nil, true, h.c.Publish(f.fields[0], f.fields[1])
+	case opLookup:
+		v, found, err := h.c.Lookup(f.fields[0])
+		return []string{v}, found, err
+	case opUnpublish:
+		return nil, true, h.c.Unpublish(f.fields[0])
 	case opFinalize:
 		err := h.c.Finalize()
 		if err == nil {

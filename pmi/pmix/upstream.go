@@ -358,6 +358,31 @@ func (u *Upstream) Abort(ctx context.Context, code int, msg string) error {
 	return nil
 }
 
+// Publish registers service at port with the PMIx server's name service
+// (PMIx_Publish), for MPI_Publish_name behind the proxy.
+func (u *Upstream) Publish(ctx context.Context, service, port string) error {
+	_, err := u.call(ctx, opPublish, service, port)
+	return err
+}
+
+// Lookup finds a published service's port (PMIx_Lookup).
+func (u *Upstream) Lookup(ctx context.Context, service string) (string, bool, error) {
+	f, err := u.call(ctx, opLookup, service)
+	if err != nil || f.op == opNotFound {
+		return "", false, err
+	}
+	if len(f.fields) != 1 {
+		return "", false, fmt.Errorf("PMIx lookup %s: reply has %d fields, want 1", service, len(f.fields))
+	}
+	return f.fields[0], true, nil
+}
+
+// Unpublish withdraws a published service (PMIx_Unpublish).
+func (u *Upstream) Unpublish(ctx context.Context, service string) error {
+	_, err := u.call(ctx, opUnpublish, service)
+	return err
+}
+
 // Finalize is PMIx_Finalize; the helper exits after it.
 func (u *Upstream) Finalize(ctx context.Context) error {
 	_, err := u.call(ctx, opFinalize)

@@ -12,6 +12,7 @@ import (
 	"github.com/mpiwrap/mpiwrap/internal/pmitest"
 	"github.com/mpiwrap/mpiwrap/pmi"
 	"github.com/mpiwrap/mpiwrap/pmi/proxy"
+	"github.com/mpiwrap/mpiwrap/pmi/server"
 )
 
 var (
@@ -170,4 +171,29 @@ func TestUpstreamDirect(t *testing.T) {
 	if v, ok, err := up.Get(ctx, 0, "mine"); v != "x y;z" || !ok || err != nil {
 		t.Errorf("Get = %q, %v, %v", v, ok, err)
 	}
+}
+
+// TestUpstreamNames: MPI_Publish_name, Lookup_name and Unpublish_name
+// behind the proxy reach the PMIx server's name service.
+func TestUpstreamNames(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job := newFakeJob(2)
+	a, b := serveFake(ctx, t, job.client(0)).up, serveFake(ctx, t, job.client(1)).up
+	if _, ok, err := b.Lookup(ctx, "svc"); ok || err != nil {
+		t.Fatalf("lookup before publish: found=%v err=%v", ok, err)
+	}
+	if err := a.Publish(ctx, "svc", "port-1"); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok, err := b.Lookup(ctx, "svc"); p != "port-1" || !ok || err != nil {
+		t.Fatalf("lookup = %q, %v, %v", p, ok, err)
+	}
+	if err := a.Unpublish(ctx, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.Lookup(ctx, "svc"); ok || err != nil {
+		t.Fatalf("lookup after unpublish: found=%v err=%v", ok, err)
+	}
+	var _ server.Names = a // the proxy's backend forwards through it
 }

@@ -197,26 +197,49 @@ func (b *backend) GetNodeAttr(ctx context.Context, key string, wait bool) (strin
 	return na.GetNodeAttr(ctx, key, wait)
 }
 
+// The name service goes upstream; a call the launcher can't serve is
+// refused, and Options.Note says so naming the MPI call, as the rank's
+// MPI reports only an error class.
 func (b *backend) Publish(ctx context.Context, service, port string) error {
-	n, ok := b.up.(server.Names)
-	if !ok {
-		return fmt.Errorf("publish name: %w by this upstream", errors.ErrUnsupported)
+	n, err := b.names("MPI_Publish_name", service)
+	if err == nil {
+		err = b.refused("MPI_Publish_name", service, n.Publish(ctx, service, port))
 	}
-	return n.Publish(ctx, service, port)
+	return err
 }
 
 func (b *backend) Unpublish(ctx context.Context, service string) error {
-	n, ok := b.up.(server.Names)
-	if !ok {
-		return fmt.Errorf("unpublish name: %w by this upstream", errors.ErrUnsupported)
+	n, err := b.names("MPI_Unpublish_name", service)
+	if err == nil {
+		err = b.refused("MPI_Unpublish_name", service, n.Unpublish(ctx, service))
 	}
-	return n.Unpublish(ctx, service)
+	return err
 }
 
 func (b *backend) Lookup(ctx context.Context, service string) (string, bool, error) {
+	n, err := b.names("MPI_Lookup_name", service)
+	if err != nil {
+		return "", false, err
+	}
+	port, found, err := n.Lookup(ctx, service)
+	return port, found, b.refused("MPI_Lookup_name", service, err)
+}
+
+func (b *backend) names(call, service string) (server.Names, error) {
 	n, ok := b.up.(server.Names)
 	if !ok {
-		return "", false, fmt.Errorf("lookup name: %w by this upstream", errors.ErrUnsupported)
+		return nil, b.refused(call, service, fmt.Errorf("%w by this upstream", errors.ErrUnsupported))
 	}
-	return n.Lookup(ctx, service)
+	return n, nil
+}
+
+func (b *backend) refused(call, service string, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%s of %q: the launcher's name service refused it: %w", call, service, err)
+	if b.opts.Note != nil {
+		b.opts.Note(err.Error())
+	}
+	return err
 }

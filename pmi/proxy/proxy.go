@@ -47,6 +47,11 @@ type Options struct {
 	// node, so that each fence's data is read from the host once per node.
 	// Nil: the proxy has its own.
 	Cache *Cache
+
+	// Note, when set, is told of a request the upstream refused whose
+	// reason the rank's MPI would not show (MPI_Publish_name, ...), to say
+	// it where the rank's errors go.
+	Note func(msg string)
 }
 
 // Serve serves one rank on conn (the proxy's end of the rank's socketpair)

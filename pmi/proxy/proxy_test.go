@@ -262,3 +262,47 @@ func TestProxyBatchSharedCache(t *testing.T) {
 		}
 	}
 }
+
+// noNames hides an upstream's name service.
+type noNames struct{ proxy.Upstream }
+
+// TestProxyNames: a rank's publish, lookup and unpublish go to the
+// launcher's name service through the proxy; where the upstream has none,
+// the call is refused and Note names it.
+func TestProxyNames(t *testing.T) {
+	type names interface {
+		Publish(ctx context.Context, service, port string) error
+		Lookup(ctx context.Context, service string) (string, bool, error)
+		Unpublish(ctx context.Context, service string) error
+	}
+	for _, hide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hidden=%v", hide), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			l := pmitest.Launch(ctx, t, server.JobConfig{Size: 1}, false)
+			var up proxy.Upstream = pmitest.Upstream(ctx, t, l, 0, 1)
+			if hide {
+				up = noNames{up}
+			}
+			var notes []string
+			p := pmitest.StartProxy(ctx, t, up, 1, proxy.Options{Note: func(m string) { notes = append(notes, m) }})
+			n := p.Rank.(names)
+			err := n.Publish(ctx, "svc", "port-9")
+			if hide {
+				if err == nil || len(notes) != 1 || !strings.Contains(notes[0], `MPI_Publish_name of "svc": the launcher's name service refused it`) {
+					t.Fatalf("publish: %v; notes %q", err, notes)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if port, ok, err := n.Lookup(ctx, "svc"); port != "port-9" || !ok || err != nil {
+				t.Fatalf("lookup = %q %v %v", port, ok, err)
+			}
+			if err := n.Unpublish(ctx, "svc"); err != nil || len(notes) != 0 {
+				t.Fatalf("unpublish: %v; notes %q", err, notes)
+			}
+		})
+	}
+}

@@ -150,6 +150,9 @@ typedef mpw_status_t (*mpw_get_fn)(const mpw_proc_t *proc, const char key[], con
                                    mpw_value_t **val);
 typedef mpw_status_t (*mpw_register_fn)(mpw_status_t codes[], size_t ncodes, mpw_info_t info[], size_t ninfo,
                                         mpw_notification_fn_t evhdlr, mpw_hdlr_reg_cbfunc_t cbfunc, void *cbdata);
+typedef mpw_status_t (*mpw_publish_fn)(const mpw_info_t info[], size_t ninfo);
+typedef mpw_status_t (*mpw_lookup_fn)(mpw_pdata_t data[], size_t ndata, const mpw_info_t info[], size_t ninfo);
+typedef mpw_status_t (*mpw_unpublish_fn)(char **keys, const mpw_info_t info[], size_t ninfo);
 typedef void (*mpw_value_destruct_fn)(mpw_value_t *val);
 typedef const char *(*mpw_error_string_fn)(mpw_status_t status);
 typedef const char *(*mpw_get_version_fn)(void);

@@ -221,4 +221,43 @@ func (c *Client) Finalize() error {
 	return nil
 }
 
+// Publish is PMIx_Publish of service=port.
+func (c *Client) Publish(service, port string) error {
+	ck, cv := C.CString(service), C.CString(port)
+	defer C.free(unsafe.Pointer(ck))
+	defer C.free(unsafe.Pointer(cv))
+	if rc := C.mpw_publish(ck, cv); rc != 0 {
+		return fmt.Errorf("PMIx_Publish %s: %w", service, statusErr(rc))
+	}
+	return nil
+}
+
+// Lookup is PMIx_Lookup of service; a name nobody published is not found.
+func (c *Client) Lookup(service string) (string, bool, error) {
+	ck := C.CString(service)
+	defer C.free(unsafe.Pointer(ck))
+	var out *C.char
+	rc := C.mpw_lookup(ck, &out)
+	defer C.free(unsafe.Pointer(out))
+	switch rc {
+	case 0:
+		return C.GoString(out), true, nil
+	case C.MPW_PMIX_ERR_NOT_FOUND:
+		return "", false, nil
+	case C.MPW_SHIM_BADTYPE:
+		return "", false, fmt.Errorf("PMIx_Lookup %s: the published value is no string", service)
+	}
+	return "", false, fmt.Errorf("PMIx_Lookup %s: %w", service, statusErr(rc))
+}
+
+// Unpublish is PMIx_Unpublish of service.
+func (c *Client) Unpublish(service string) error {
+	ck := C.CString(service)
+	defer C.free(unsafe.Pointer(ck))
+	if rc := C.mpw_unpublish(ck); rc != 0 {
+		return fmt.Errorf("PMIx_Unpublish %s: %w", service, statusErr(rc))
+	}
+	return nil
+}
+
 var _ pmix.Client = (*Client)(nil)

@@ -22,6 +22,9 @@ static struct {
     mpw_value_destruct_fn value_destruct; /* optional: absent before v4 */
     mpw_error_string_fn error_string;
     mpw_get_version_fn get_version;
+    mpw_publish_fn publish;
+    mpw_lookup_fn lookup;
+    mpw_unpublish_fn unpublish;
 } lib;
 
 static int lost_fd = -1;
@@ -44,6 +47,9 @@ int mpw_open(const char *name, char *err, size_t errlen)
         {"PMIx_Value_destruct", (void **)&lib.value_destruct, 0},
         {"PMIx_Error_string", (void **)&lib.error_string, 1},
         {"PMIx_Get_version", (void **)&lib.get_version, 1},
+        {"PMIx_Publish", (void **)&lib.publish, 1},
+        {"PMIx_Lookup", (void **)&lib.lookup, 1},
+        {"PMIx_Unpublish", (void **)&lib.unpublish, 1},
     };
     /* RTLD_GLOBAL: libpmix's plugins resolve its symbols. */
     void *h = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
@@ -208,4 +214,40 @@ int mpw_abort(int code, const char *msg)
 int mpw_finalize(void)
 {
     return lib.finalize(NULL, 0);
+}
+
+int mpw_publish(const char *key, const char *value)
+{
+    mpw_info_t info;
+
+    memset(&info, 0, sizeof info);
+    snprintf(info.key, sizeof info.key, "%s", key);
+    info.value.type = MPW_PMIX_STRING;
+    info.value.data.string = (char *)value; /* PMIx_Publish copies it */
+    return lib.publish(&info, 1);
+}
+
+int mpw_lookup(const char *key, char **out)
+{
+    mpw_pdata_t d;
+    int rc;
+
+    memset(&d, 0, sizeof d);
+    snprintf(d.key, sizeof d.key, "%s", key);
+    *out = NULL;
+    if ((rc = lib.lookup(&d, 1, NULL, 0)) != MPW_PMIX_SUCCESS)
+        return rc;
+    rc = d.value.type == MPW_PMIX_STRING && d.value.data.string != NULL ? MPW_PMIX_SUCCESS : MPW_SHIM_BADTYPE;
+    if (rc == MPW_PMIX_SUCCESS)
+        *out = strdup(d.value.data.string);
+    if (lib.value_destruct != NULL)
+        lib.value_destruct(&d.value);
+    return rc;
+}
+
+int mpw_unpublish(const char *key)
+{
+    char *keys[2] = {(char *)key, NULL};
+
+    return lib.unpublish(keys, NULL, 0);
 }

@@ -23,6 +23,12 @@ int mpw_fence(void);
 int mpw_get(const char *nspace, uint32_t rank, const char *key, char **out, int *type);
 int mpw_abort(int code, const char *msg);
 int mpw_finalize(void);
+/* The name service: PMIx_Publish of key=value (a string), PMIx_Lookup of
+ * key (a malloc'd string in *out; MPW_SHIM_BADTYPE if it is none),
+ * PMIx_Unpublish of key. */
+int mpw_publish(const char *key, const char *value);
+int mpw_lookup(const char *key, char **out);
+int mpw_unpublish(const char *key);
 const char *mpw_strerror(int status);
 
 #define MPW_SHIM_BADTYPE (-100000)

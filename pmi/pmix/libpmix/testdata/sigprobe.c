@@ -29,6 +29,9 @@ int main(void)
     mpw_get_fn get = PMIx_Get;
     mpw_register_fn reg = PMIx_Register_event_handler;
     mpw_value_destruct_fn destruct = PMIx_Value_destruct;
+    mpw_publish_fn publish = PMIx_Publish;
+    mpw_lookup_fn lookup = PMIx_Lookup;
+    mpw_unpublish_fn unpublish = PMIx_Unpublish;
     mpw_error_string_fn errstr = PMIx_Error_string;
     mpw_get_version_fn version = PMIx_Get_version;
     pmix_notification_fn_t notify = (mpw_notification_fn_t)0;
@@ -63,7 +66,7 @@ int main(void)
     pmix_info_cbfunc_t infocb = (mpw_info_cbfunc_t)0;
 
     return !init + !finalize + !abort_ + !put + !commit + !fence + !get + !reg + !destruct + !errstr + !version +
-           !!notify + !!evcb + !!regcb + !!opcb + !sinit + !sfinalize + !dereg + !deregns + !regns + !regcl + !fork + !dmodex + !regex +
+           !!notify + !!evcb + !!regcb + !!opcb + !publish + !lookup + !unpublish + !sinit + !sfinalize + !dereg + !deregns + !regns + !regcl + !fork + !dmodex + !regex +
            !ppn + !iload + !!modexcb + !!relcb + !!lookcb + !!dmresp + !!conn + !!fin + !!ab + !!fence_nb + !!dmreq +
            !!pub + !!look + !!unpub + !!jctl + !!infocb;
 }
