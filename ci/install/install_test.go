@@ -153,6 +153,7 @@ func want(t *testing.T, prefix, bin string) map[string]fs.FileMode {
 	w := map[string]fs.FileMode{
 		prefix + "/bin/mpiwrap":                                    0o755,
 		prefix + "/bin/mpiwrap-pmix":                               0o755,
+		prefix + "/bin/mpiwrap-validate":                           0o755,
 		prefix + "/share/man/man5/mpiwrap-profile.5":               0o644,
 		prefix + "/share/bash-completion/completions/mpiwrap":      0o644,
 		prefix + "/share/zsh/site-functions/_mpiwrap":              0o644,
