@@ -344,3 +344,27 @@ func TestProxyNameService(t *testing.T) {
 		}
 	})
 }
+
+// TestPMIxServerXDGRuntimeDir: with a private XDG_RUNTIME_DIR the
+// rendezvous, and so the server's directory, are there, outside the
+// container's /tmp: it is bound in at its path (a mount point the
+// directory image lacks, made in the overlay), for both images.
+func TestPMIxServerXDGRuntimeDir(t *testing.T) {
+	img := debian(t, "bookworm")
+	a := testUser(t)
+	xdg := userDir(t, a)
+	if err := os.Chmod(xdg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	script := `import os; from mpi4py import MPI; d = os.environ["PMIX_SERVER_TMPDIR"]
+if MPI.COMM_WORLD.Get_rank() == 0: print(MPI.COMM_WORLD.Get_size(), d, os.path.isdir(d))`
+	for _, image := range []string{img, img + ".sqfs"} {
+		args := []string{"mpiexec.mpich", "-n", "2", bin, image, "python3", "-c", script}
+		r := runAs(t, a, work, []string{"XDG_RUNTIME_DIR=" + xdg}, 60*time.Second, args...)
+		f := strings.Fields(r.stdout)
+		if r.code != 0 || len(f) != 3 || f[0] != "2" || !strings.HasPrefix(f[1], xdg+"/mpiwrap/") || f[2] != "True" {
+			t.Fatalf("%s: want the server's directory under %s/mpiwrap, seen inside; got %s", image, xdg, r)
+		}
+		gone(t, f[1])
+	}
+}
