@@ -128,25 +128,9 @@ func Dirs(dir string) (nsdir string, procdir func(rank int) string) {
 // gives. A rank's node id reaches other nodes' clients only through its
 // node's array (libpmix keeps node ids as node data).
 func (j NodeJob) attrs(dir string) (job []Attr, arrays [][]Attr) {
-	nodes := j.Nodes()
-	locals := j.Locals(j.Node)
+	l := j.layout()
 	itoa := strconv.Itoa
-	peers := make([]string, len(locals))
-	for i, r := range locals {
-		peers[i] = itoa(r)
-	}
-	hosts := make([]string, nodes)
-	perNode := make([]string, nodes)
-	localRank := make([]int, j.Size)
-	for n := 0; n < nodes; n++ {
-		hosts[n] = j.host(n)
-		rs := j.Locals(n)
-		s := make([]string, len(rs))
-		for i, r := range rs {
-			s[i], localRank[r] = itoa(r), i
-		}
-		perNode[n] = strings.Join(s, ",")
-	}
+	locals := j.Locals(j.Node)
 	nsdir, procdir := Dirs(dir)
 	job = []Attr{
 		{KeyJobSize, 'u', itoa(j.Size)},
@@ -157,25 +141,25 @@ func (j NodeJob) attrs(dir string) (job []Attr, arrays [][]Attr) {
 		{KeyAppNum, 'u', itoa(j.AppNum)},
 		{KeyJobID, 's', j.Namespace},
 		{KeySpawned, 'b', "0"},
-		{KeyNumNodes, 'u', itoa(nodes)},
-		{KeyNodeMap, 'n', strings.Join(hosts, ",")},
-		{KeyProcMap, 'p', strings.Join(perNode, ";")},
+		{KeyNumNodes, 'u', itoa(len(l.hosts))},
+		{KeyNodeMap, 'n', strings.Join(l.hosts, ",")},
+		{KeyProcMap, 'p', strings.Join(l.ranks, ";")},
 		{KeyNodeID, 'u', itoa(j.Node)},
 		{KeyHostname, 's', j.Hostname},
 		{KeyLocalSize, 'u', itoa(len(locals))},
-		{KeyLocalPeers, 's', strings.Join(peers, ",")},
+		{KeyLocalPeers, 's', l.ranks[j.Node]},
 		{KeyLocalLdr, 'r', itoa(locals[0])},
 		{KeyTmpdir, 's', dir},
 		{KeyNsdir, 's', nsdir},
 		{KeyRmClean, 'b', "1"},
 	}
-	for n := 0; n < nodes; n++ {
+	for n := range l.hosts {
 		rs := j.Locals(n)
 		arrays = append(arrays, []Attr{{KeyNodeArray, 'A', ""},
-			{KeyHostname, 's', hosts[n]},
+			{KeyHostname, 's', l.hosts[n]},
 			{KeyNodeID, 'u', itoa(n)},
 			{KeyLocalSize, 'u', itoa(len(rs))},
-			{KeyLocalPeers, 's', perNode[n]},
+			{KeyLocalPeers, 's', l.ranks[n]},
 			{KeyLocalLdr, 'r', itoa(rs[0])},
 		})
 	}
@@ -187,9 +171,9 @@ func (j NodeJob) attrs(dir string) (job []Attr, arrays [][]Attr) {
 			{KeyAppRank, 'r', itoa(r)},
 			{KeyAppNum, 'u', itoa(j.AppNum)},
 			{KeyNodeID, 'u', itoa(n)},
-			{KeyHostname, 's', j.host(n)},
-			{KeyLocalRank, 'h', itoa(localRank[r])},
-			{KeyNodeRank, 'h', itoa(localRank[r])},
+			{KeyHostname, 's', l.hosts[n]},
+			{KeyLocalRank, 'h', itoa(l.localRank[r])},
+			{KeyNodeRank, 'h', itoa(l.localRank[r])},
 		}
 		if n == j.Node {
 			p = append(p, Attr{KeyProcdir, 's', procdir(r)})
@@ -197,6 +181,28 @@ func (j NodeJob) attrs(dir string) (job []Attr, arrays [][]Attr) {
 		arrays = append(arrays, p)
 	}
 	return job, arrays
+}
+
+// layout is the job's nodes as the attributes name them: every node's
+// host name and ranks ("0,1"), and every rank's place on its node.
+type layout struct {
+	hosts, ranks []string
+	localRank    []int
+}
+
+func (j NodeJob) layout() layout {
+	nodes := j.Nodes()
+	l := layout{hosts: make([]string, nodes), ranks: make([]string, nodes), localRank: make([]int, j.Size)}
+	for n := 0; n < nodes; n++ {
+		l.hosts[n] = j.host(n)
+		rs := j.Locals(n)
+		s := make([]string, len(rs))
+		for i, r := range rs {
+			s[i], l.localRank[r] = strconv.Itoa(r), i
+		}
+		l.ranks[n] = strings.Join(s, ",")
+	}
+	return l
 }
 
 // OpenMPIEnv are what an Open MPI 4.x rank needs besides its PMIx client
