@@ -38,9 +38,12 @@
 // plan.DecidePMI picks passthrough (the launcher's PMI reaches the rank as
 // it is), proxy (mpiwrap serves PMI-1/2 to the rank and speaks what the
 // launcher offers upstream: pmi/proxy, and PMIx through the mpiwrap-pmix
-// helper) or off. Under a PMI_FD launcher the keeper proxies its node's
-// ranks itself (hosted.go); otherwise each proxied rank runs as a child of
-// its own mpiwrap process (proxied.go).
+// helper), pmix-server (an Open MPI image under a PMI-1/2 launcher: the
+// keeper runs one libpmix server per node through mpiwrap-pmix --server
+// and carries its fences over the launcher's PMI, pmixserver.go) or off.
+// Under a PMI_FD launcher the keeper proxies its node's ranks itself
+// (hosted.go); otherwise each proxied rank runs as a child of its own
+// mpiwrap process (proxied.go).
 //
 // # Caches
 //
