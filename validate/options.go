@@ -86,8 +86,8 @@ type Options struct {
 	Tolerance verdict.Tolerance `json:"tolerance"`
 	// Sizes is MIN:MAX (or MAX) of the message sizes in bytes.
 	Sizes string `json:"sizes"`
-	// Iters is the loop count for every size (-i); 0: latency gets
-	// DefaultLatencyIters, the others their programs' defaults.
+	// Iters is the loop count for every size (-i); 0: the programs'
+	// defaults (OSU's: 10000, 1000 above 8 KiB, for latency).
 	Iters int `json:"iters"`
 	// Skip is the warm-up loop count (-x); -1: the default.
 	Skip int `json:"skip"`
@@ -118,11 +118,6 @@ type Options struct {
 	Verbose     bool     `json:"verbose,omitempty"`
 }
 
-// DefaultLatencyIters is the latency loop count when Iters is 0: OSU's
-// own 10000 (1000 above 8 KiB) makes one run of 1 B to 1 MiB take seconds
-// on a small node, and validate runs it 2 × (reps + warmups) times.
-const DefaultLatencyIters = 1000
-
 // Defaults returns the options before any flag.
 func Defaults() Options {
 	return Options{
@@ -147,8 +142,9 @@ func AddFlags(fs *pflag.FlagSet, o *Options) {
 	fs.IntVar(&o.Warmups, "warmups", o.Warmups, "untimed pairs before the timed ones")
 	fs.Var(percentFlag{&o.Tolerance.Latency, &o.Tolerance.Bandwidth}, "tolerance", "`PCT`: latency may be this much above native, bandwidth this much below")
 	fs.Var(percentFlag{&o.Tolerance.Startup}, "startup-tolerance", "`PCT` that MPI_Init and whole-job times may be above native")
+	fs.Var(msFlag{&o.Tolerance.StartupSlackMS}, "startup-slack", "or `DURATION` that they may be above native, whichever is more")
 	fs.StringVar(&o.Sizes, "sizes", o.Sizes, "message sizes in bytes, `MIN:MAX` or MAX (powers of two between)")
-	fs.IntVar(&o.Iters, "iters", o.Iters, "loops per message size, `N` (-i; 0: 1000 for latency, the program's default otherwise)")
+	fs.IntVar(&o.Iters, "iters", o.Iters, "loops per message size, `N` (-i; 0: the program's default)")
 	fs.IntVar(&o.Skip, "warmup-iters", o.Skip, "untimed loops per message size, `N` (-x; -1: the program's default)")
 	fs.StringToStringVar(&o.Extra, "bench-args", o.Extra, "more arguments for a benchmark, `NAME=ARGS` (e.g. bw='-W 32')")
 	fs.StringVar(&o.JSONFile, "json", o.JSONFile, "write the report with every sample to `FILE`")
@@ -320,11 +316,8 @@ func (o *Options) BenchArgs(b Bench) []string {
 	if b.Sized {
 		lo, hi := o.SizeRange(b)
 		args = append(args, "-m", fmt.Sprintf("%d:%d", lo, hi))
-		switch {
-		case o.Iters > 0:
+		if o.Iters > 0 {
 			args = append(args, "-i", strconv.Itoa(o.Iters))
-		case b.Name == "latency":
-			args = append(args, "-i", strconv.Itoa(DefaultLatencyIters))
 		}
 		if o.Skip >= 0 {
 			args = append(args, "-x", strconv.Itoa(o.Skip))
@@ -396,6 +389,29 @@ func (f percentFlag) Set(v string) error {
 	for _, d := range f {
 		*d = p / 100
 	}
+	return nil
+}
+
+// msFlag sets milliseconds from a duration ("50ms", "0").
+type msFlag struct{ ms *float64 }
+
+func (f msFlag) String() string {
+	if f.ms == nil {
+		return ""
+	}
+	return (time.Duration(*f.ms * float64(time.Millisecond))).String()
+}
+func (f msFlag) Type() string { return "duration" }
+func (f msFlag) Set(v string) error {
+	if v == "0" {
+		*f.ms = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration like 50ms, or 0, not %q", v)
+	}
+	*f.ms = float64(d) / float64(time.Millisecond)
 	return nil
 }
 

@@ -43,7 +43,7 @@ func TestDefaults(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	o, err := parseFlags(t, "--launcher", "srun -N2 -n2 --mpi=pmi2", "--bench", "bw,latency,bw", "--reps", "9",
-		"--tolerance", "3%", "--startup-tolerance", "25", "--sizes", "8:65536", "--iters", "50", "--warmup-iters", "5",
+		"--tolerance", "3%", "--startup-tolerance", "25", "--startup-slack", "20ms", "--sizes", "8:65536", "--iters", "50", "--warmup-iters", "5",
 		"--bench-args", "bw=-W 32", "--json", "out/v.json", "--plot", "v.svg", "--cpu-bind", "core", "--mpi", "mpich",
 		"--profile", "mpich,verbs", "--set-env", "LD_PRELOAD=/x.so", "--keep-ld-env", "-b", "/data", "--no-join",
 		"--mpiwrap-arg", "--pmi=proxy", "--no-profile", "--osu-dir", "osu", "--image-osu-dir", "/opt/osu", "--finalize-grace", "3s", "img.sqfs")
@@ -52,7 +52,7 @@ func TestFlags(t *testing.T) {
 	}
 	want := Options{
 		Image: "/work/img.sqfs", Launcher: "srun -N2 -n2 --mpi=pmi2", Benches: []string{"bw", "latency"}, Reps: 9, Warmups: 1,
-		Tolerance: verdict.Tolerance{Latency: 0.03, Bandwidth: 0.03, Startup: 0.25}, Sizes: "8:65536", Iters: 50, Skip: 5,
+		Tolerance: verdict.Tolerance{Latency: 0.03, Bandwidth: 0.03, Startup: 0.25, StartupSlackMS: 20}, Sizes: "8:65536", Iters: 50, Skip: 5,
 		Extra: map[string]string{"bw": "-W 32"}, JSONFile: "/work/out/v.json", PlotFile: "/work/v.svg", CPUBind: "core", MPI: "mpich",
 		OSUDir: "/work/osu", ImageOSUDir: "/opt/osu", Timeout: 10 * time.Minute, FinalizeGrace: 3 * time.Second, Progress: ProgressAuto,
 		MpiwrapArgs: []string{"--profile=mpich,verbs", "--set-env=LD_PRELOAD=/x.so", "--keep-ld-env", "--bind=/data", "--no-join", "--pmi=proxy", "--no-profile=all"},
@@ -99,6 +99,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--image-bench-dir", "rel", "i"}, "absolute path inside the image"},
 		{[]string{"--bench-args", "nope=-x", "i"}, "--bench-args nope"},
 		{[]string{"--timeout", "0s", "i"}, "--timeout"},
+		{[]string{"--startup-slack", "fast", "i"}, "want a duration"},
 		{[]string{"--finalize-grace", "-1s", "i"}, "--finalize-grace"},
 	} {
 		_, err := parseFlags(t, c.args...)
@@ -119,7 +120,7 @@ func TestBenchArgs(t *testing.T) {
 		b    Bench
 		want string
 	}{
-		{nil, lat, "-m 1:1048576 -i 1000"},
+		{nil, lat, "-m 1:1048576"},
 		{nil, bw, "-m 1:1048576"},
 		{nil, ar, "-m 4:1048576"},
 		{nil, in, ""},
@@ -168,5 +169,20 @@ func TestLastSize(t *testing.T) {
 		if got := LastSize(c.lo, c.hi); got != c.want {
 			t.Errorf("LastSize(%d, %d) = %d, want %d", c.lo, c.hi, got, c.want)
 		}
+	}
+}
+
+func TestBenchArgsRepeat(t *testing.T) {
+	o, err := parseFlags(t, "--bench-args", "latency=-i 10000", "--bench-args", "bw=-i 200", "img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat, _ := LookupBench("latency")
+	bw, _ := LookupBench("bw")
+	if got := strings.Join(o.BenchArgs(lat), " "); got != "-m 1:1048576 -i 10000" {
+		t.Errorf("latency %q", got)
+	}
+	if got := strings.Join(o.BenchArgs(bw), " "); got != "-m 1:1048576 -i 200" {
+		t.Errorf("bw %q", got)
 	}
 }

@@ -49,9 +49,11 @@ type validateReport struct {
 			Host, CPUs string
 		}
 		Summary string
+		EnvDiff []string `json:"env_diff"`
 	} `json:"placement"`
 	Tolerance struct {
 		Latency, Bandwidth, Startup float64
+		StartupSlackMS              float64 `json:"startup_slack_ms"`
 	} `json:"tolerance"`
 	Reps       int `json:"reps"`
 	Benchmarks []struct {
@@ -158,9 +160,10 @@ func TestValidateHydraTableJSONPlot(t *testing.T) {
 		t.Errorf("prefixes %q / %q", rep.Native.Prefix, rep.Container.Prefix)
 	case !strings.HasPrefix(rep.Native.BenchSource, "built with the host's mpicc.mpich") || rep.Container.BenchSource != "shipped in the image at /opt/mpiwrap-test/mpich":
 		t.Errorf("benchmark sources %q / %q", rep.Native.BenchSource, rep.Container.BenchSource)
-	case len(rep.Placement.Native) != 2 || len(rep.Placement.Container) != 2 || !strings.HasPrefix(rep.Placement.Summary, "2 ranks on 1 node"):
+	case len(rep.Placement.Native) != 2 || len(rep.Placement.Container) != 2 || !strings.HasPrefix(rep.Placement.Summary, "2 ranks on 1 node") ||
+		rep.Placement.EnvDiff == nil:
 		t.Errorf("placement %+v", rep.Placement)
-	case rep.Tolerance.Latency != 0.05 || rep.Tolerance.Bandwidth != 0.05 || rep.Tolerance.Startup != 0.1 || rep.Reps != 2:
+	case rep.Tolerance.Latency != 0.05 || rep.Tolerance.Bandwidth != 0.05 || rep.Tolerance.Startup != 0.1 || rep.Tolerance.StartupSlackMS != 50 || rep.Reps != 2:
 		t.Errorf("tolerance %+v, reps %d", rep.Tolerance, rep.Reps)
 	case len(rep.Benchmarks) != 6:
 		t.Fatalf("%d benchmarks, want 6", len(rep.Benchmarks))
@@ -212,6 +215,10 @@ func TestValidateSlowedContainerFails(t *testing.T) {
 	}
 	if got := strings.Join(rep.Container.Prefix, " "); !strings.Contains(got, "--set-env=LD_PRELOAD="+shim) {
 		t.Errorf("container prefix %q lacks the shim", got)
+	}
+	// The report says what differs between the sides.
+	if got := strings.Join(rep.Placement.EnvDiff, "; "); !strings.Contains(got, "LD_PRELOAD="+shim+" in the container (unset natively)") {
+		t.Errorf("env_diff %q lacks the shim", got)
 	}
 	for _, f := range rep.Benchmarks[0].Figures {
 		// 50 µs more per message against well under 10 µs natively.

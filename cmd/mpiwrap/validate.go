@@ -31,8 +31,8 @@ func newValidateCmd() *cobra.Command {
 		Long: `validate runs MPI micro-benchmarks natively and in IMAGE through mpiwrap,
 under the same launcher, alternately (A B A B ...) for --reps repetitions,
 and prints per message size the median of each side, the container/native
-ratio and PASS or FAIL against the tolerance (latency at most +5% above
-native, bandwidth at most 5% below; start-up times +10%):
+ratio and PASS or FAIL against the tolerance (latency at most 5% above
+native, bandwidth at most 5% below; start-up times +10% or +50 ms):
 
     mpiwrap validate --launcher 'mpiexec.mpich -n 2' --profile mpich IMAGE
     mpiwrap validate --launcher 'srun -N2 -n2 --mpi=pmi2' --bench latency,bw,bibw,allreduce,init IMAGE

@@ -104,7 +104,12 @@ type Placement struct {
 	// Summary describes it in a sentence, e.g. "2 ranks on 1 node (n1),
 	// not bound: each may run on cpus 0-1".
 	Summary string `json:"summary"`
-	Error   string `json:"error,omitempty"`
+	// EnvDiff lists how the variables that tune MPI, its fabrics and
+	// threads differ in the container's ranks from the native ones' (a
+	// fabric hint of mpiwrap's, a --set-env, a profile's edit), from the
+	// same probe.
+	EnvDiff []string `json:"env_diff"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // Rank is one rank's place.

@@ -33,6 +33,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		p = strings.TrimSpace(p + " (" + r.Placement.Error + ")")
 	}
 	kv("placement", p)
+	if len(r.Placement.EnvDiff) > 0 {
+		kv("env", strings.Join(r.Placement.EnvDiff, "; "))
+	} else if r.Placement.EnvDiff != nil {
+		kv("env", "the same MPI, fabric and thread variables on both sides")
+	}
 	kv("runs", fmt.Sprintf("%d timed pair(s) per benchmark after %d warm-up pair(s); %s; medians compared", r.Reps, r.Warmups, r.Order))
 	kv("host", fmt.Sprintf("%s, %d CPUs, Linux %s%s", r.Host.Hostname, r.Host.CPUs, r.Host.Kernel, parens(r.Host.OS)))
 	for _, n := range r.Notes {

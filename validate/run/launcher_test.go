@@ -122,3 +122,17 @@ func TestParseVersion(t *testing.T) {
 func rk(rank int, host, cpus string) report.Rank {
 	return report.Rank{Rank: rank, Host: host, CPUs: cpus}
 }
+
+func TestEnvDiff(t *testing.T) {
+	native := parseProbeEnv("mpiwrap-validate-env 0 MPIR_CVAR_X=1\nmpiwrap-validate-env 1 MPIR_CVAR_X=1\nmpiwrap-validate-env 0 UCX_TLS=tcp\nmpiwrap-validate-env 1 UCX_TLS=tcp\nnoise\n")
+	container := parseProbeEnv("mpiwrap-validate-env 0 MPIR_CVAR_X=1\nmpiwrap-validate-env 1 MPIR_CVAR_X=1\n" +
+		"mpiwrap-validate-env 0 UCX_NET_DEVICES=eth0\nmpiwrap-validate-env 1 UCX_NET_DEVICES=eth0\nmpiwrap-validate-env 1 UCX_TLS=shm\n")
+	got := envDiff(native, container)
+	want := []string{"UCX_NET_DEVICES=eth0 in the container (unset natively)", "UCX_TLS unset in the container (tcp natively) on rank 0", "UCX_TLS=shm in the container (tcp natively) on rank 1"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("envDiff = %q\nwant %q", got, want)
+	}
+	if d := envDiff(native, native); len(d) != 0 {
+		t.Errorf("same: %q", d)
+	}
+}

@@ -20,9 +20,108 @@ while read -r k v; do
 	[ "$k" = Cpus_allowed_list: ] && c=$v
 done </proc/self/status
 echo "mpiwrap-validate-rank $r $h $c"
+env 2>/dev/null | while IFS= read -r kv; do
+	case $kv in
+	UCX_*|FI_*|OMPI_MCA_*|PMIX_MCA_*|MPIR_CVAR_*|MPICH_*|NCCL_*|PSM2_*|HFI_*|I_MPI_*|OMP_*|GOMP_*|LD_PRELOAD=*|LD_LIBRARY_PATH=*)
+		echo "mpiwrap-validate-env $r $kv" ;;
+	esac
+done
 `
 
-const placementTag = "mpiwrap-validate-rank "
+const (
+	placementTag = "mpiwrap-validate-rank "
+	envTag       = "mpiwrap-validate-env "
+)
+
+// parseProbeEnv reads the probe's environment lines: rank -> NAME -> value
+// of the variables that tune MPI, its fabrics and threads.
+func parseProbeEnv(out string) map[int]map[string]string {
+	env := map[int]map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(l, envTag)
+		if !ok {
+			continue
+		}
+		rank, kv, ok := strings.Cut(rest, " ")
+		n, err := strconv.Atoi(rank)
+		k, v, ok2 := strings.Cut(kv, "=")
+		if !ok || !ok2 || err != nil {
+			continue
+		}
+		if env[n] == nil {
+			env[n] = map[string]string{}
+		}
+		env[n][k] = v
+	}
+	return env
+}
+
+// envDiff lists, for the variables that tune MPI, how the container's
+// ranks' environment differs from the native ones' (mpiwrap's fabric
+// hints, --set-env, profiles): "UCX_NET_DEVICES=eth0 (unset natively)".
+// A difference on some ranks only names them.
+func envDiff(native, container map[int]map[string]string) []string {
+	byChange := map[string][]int{}
+	var order []string
+	ranks := map[int]bool{}
+	for r := range native {
+		ranks[r] = true
+	}
+	for r := range container {
+		ranks[r] = true
+	}
+	sorted := make([]int, 0, len(ranks))
+	for r := range ranks {
+		sorted = append(sorted, r)
+	}
+	slices.Sort(sorted)
+	for _, r := range sorted {
+		names := map[string]bool{}
+		for k := range native[r] {
+			names[k] = true
+		}
+		for k := range container[r] {
+			names[k] = true
+		}
+		keys := make([]string, 0, len(names))
+		for k := range names {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			nv, nok := native[r][k]
+			cv, cok := container[r][k]
+			if nok == cok && nv == cv {
+				continue
+			}
+			var d string
+			switch {
+			case !cok:
+				d = fmt.Sprintf("%s unset in the container (%s natively)", k, nv)
+			case !nok:
+				d = fmt.Sprintf("%s=%s in the container (unset natively)", k, cv)
+			default:
+				d = fmt.Sprintf("%s=%s in the container (%s natively)", k, cv, nv)
+			}
+			if _, seen := byChange[d]; !seen {
+				order = append(order, d)
+			}
+			byChange[d] = append(byChange[d], r)
+		}
+	}
+	out := []string{}
+	for _, d := range order {
+		if rs := byChange[d]; len(rs) < len(sorted) {
+			var names []string
+			for _, r := range rs {
+				names = append(names, strconv.Itoa(r))
+			}
+			d += " on rank " + strings.Join(names, ", ")
+		}
+		out = append(out, d)
+	}
+	return out
+}
 
 // parsePlacement reads the probe's lines, sorted by rank.
 func parsePlacement(out string) []report.Rank {

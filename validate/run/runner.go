@@ -322,6 +322,7 @@ func (r *Runner) version(ctx context.Context, s *side, env []string) report.MPI 
 func (r *Runner) placement(ctx context.Context, launcher []string, native, container *side, env []string) report.Placement {
 	var pl report.Placement
 	var errs []string
+	envs := map[string]map[int]map[string]string{}
 	probe := func(s *side) []report.Rank {
 		r.Progress.Step("placement probe, " + s.name)
 		argv := append(append(slices.Clone(launcher), s.prefix...), "/bin/sh", "-c", placementScript)
@@ -332,9 +333,13 @@ func (r *Runner) placement(ctx context.Context, launcher []string, native, conta
 			errs = append(errs, fmt.Sprintf("the %s probe %s: %s", s.name, out.failure, strings.Join(quoteLines(3, out.stderr, out.stdout), "; ")))
 			return nil
 		}
+		envs[s.name] = parseProbeEnv(out.stdout)
 		return parsePlacement(out.stdout)
 	}
 	pl.Native, pl.Container = probe(native), probe(container)
+	if envs[report.Native] != nil && envs[report.Container] != nil {
+		pl.EnvDiff = envDiff(envs[report.Native], envs[report.Container])
+	}
 	if pl.Native == nil {
 		pl.Native = []report.Rank{}
 	}
@@ -502,7 +507,7 @@ func figures(b validate.Bench, tol verdict.Tolerance, native, container []map[in
 		if !b.Sized {
 			f.Label = map[string]string{"init": "MPI_Init avg", "hello": "job wall time"}[b.Name]
 		}
-		row := verdict.Judge(b.Kind, tol.For(b.Kind), f.NativeSamples, f.ContainerSamples)
+		row := verdict.JudgeWith(b.Kind, tol, f.NativeSamples, f.ContainerSamples)
 		f.NativeMedian, f.ContainerMedian, f.Ratio, f.Verdict, f.Why = row.NativeMedian, row.ContainerMedian, row.Ratio, row.Verdict, row.Why
 		figs = append(figs, f)
 	}

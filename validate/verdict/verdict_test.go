@@ -82,6 +82,33 @@ func TestJudgeErrors(t *testing.T) {
 	}
 }
 
+func TestJudgeWithStartupSlack(t *testing.T) {
+	tol := Tolerance{Latency: 0.05, Bandwidth: 0.05, Startup: 0.1, StartupSlackMS: 50}
+	for _, c := range []struct {
+		name              string
+		kind              Kind
+		native, container float64
+		want              Verdict
+	}{
+		{"within the ratio", Startup, 100, 109, Pass},
+		{"over the ratio, within the slack", Startup, 30, 75, Pass},
+		{"over both", Startup, 100, 160, Fail},
+		{"the slack is for start-up only", Latency, 30, 75, Fail},
+	} {
+		r := JudgeWith(c.kind, tol, []float64{c.native}, []float64{c.container})
+		if r.Verdict != c.want {
+			t.Errorf("%s: %+v, want %s", c.name, r, c.want)
+		}
+	}
+	tol.StartupSlackMS = 0
+	if r := JudgeWith(Startup, tol, []float64{30}, []float64{75}); r.Verdict != Fail {
+		t.Errorf("no slack: %+v", r)
+	}
+	if got := (Tolerance{Startup: 0.1, StartupSlackMS: 50}).Rule(Startup); got != "container ≤ native +10% or +50 ms" {
+		t.Errorf("rule %q", got)
+	}
+}
+
 func TestToleranceForAndRule(t *testing.T) {
 	tol := Tolerance{Latency: 0.05, Bandwidth: 0.03, Startup: 0.2}
 	for _, c := range []struct {
