@@ -132,6 +132,11 @@ func TestEnvDiff(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("envDiff = %q\nwant %q", got, want)
 	}
+	ompi := parseProbeEnv("mpiwrap-validate-env 0 OMPI_MCA_ess_base_jobid=1\nmpiwrap-validate-env 0 OMPI_MCA_orte_hnp_uri=a\n")
+	ompi2 := parseProbeEnv("mpiwrap-validate-env 0 OMPI_MCA_ess_base_jobid=2\nmpiwrap-validate-env 0 OMPI_MCA_orte_hnp_uri=b\n")
+	if d := envDiff(ompi, ompi2); len(d) != 0 {
+		t.Errorf("per-job wiring reported: %q", d)
+	}
 	if d := envDiff(native, native); len(d) != 0 {
 		t.Errorf("same: %q", d)
 	}

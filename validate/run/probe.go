@@ -56,6 +56,18 @@ func parseProbeEnv(out string) map[int]map[string]string {
 	return env
 }
 
+// perJob variables are the launcher's wiring of one job (Open MPI's job
+// id, daemon URIs, session directory, ...): they differ between any two
+// jobs, so a difference says nothing about the container.
+func perJob(name string) bool {
+	for _, p := range []string{"OMPI_MCA_orte_", "OMPI_MCA_ess_", "OMPI_MCA_pmix", "OMPI_MCA_prte_", "PMIX_MCA_pmix_"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // envDiff lists, for the variables that tune MPI, how the container's
 // ranks' environment differs from the native ones' (mpiwrap's fabric
 // hints, --set-env, profiles): "UCX_NET_DEVICES=eth0 (unset natively)".
@@ -91,7 +103,7 @@ func envDiff(native, container map[int]map[string]string) []string {
 		for _, k := range keys {
 			nv, nok := native[r][k]
 			cv, cok := container[r][k]
-			if nok == cok && nv == cv {
+			if (nok == cok && nv == cv) || perJob(k) {
 				continue
 			}
 			var d string
