@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/ci/cluster"
-	"github.com/mpiwrap/mpiwrap/internal/procs"
 )
 
 // benchCluster measures across two test hosts (ci/cluster), through
@@ -147,7 +146,7 @@ func (x *clusterEnv) run(argv []string, done func(string) bool) (string, time.Du
 		if !hung {
 			return out, d, err
 		}
-		x.killLeft() // a hung rank spins: it would slow every later run
+		cluster.KillStray(x.dir)
 	}
 	return "", 0, fmt.Errorf("%q hung in MPI_Finalize 5 times", argv)
 }
@@ -194,17 +193,6 @@ func (x *clusterEnv) runOnce(argv []string, done func(string) bool) (string, tim
 		return "", d, false, fmt.Errorf("%q: %v\n%s", argv, err, out.String())
 	}
 	return out.String(), d, false, nil
-}
-
-// killLeft kills the ranks a stopped job left spinning on the hosts: its
-// launcher's SIGTERM does not always reach them through the entry script.
-func (x *clusterEnv) killLeft() {
-	for _, p := range procs.All() {
-		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
-		if strings.HasPrefix(string(cmd), x.dir+"/") || strings.HasPrefix(string(cmd), "/opt/mpiwrap-test/mpich/") {
-			syscall.Kill(p, syscall.SIGKILL)
-		}
-	}
 }
 
 // osuValue reads the value of size from OSU-layout rows.

@@ -171,7 +171,7 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("hosts %s, addresses %q %q", got, c.Addr("h1"), c.Addr("h2"))
 	}
 	r := newRunner(t, c, u)
-	t.Cleanup(func() { killStray(r.dir) })
+	t.Cleanup(func() { cluster.KillStray(r.dir) })
 	t.Run("identity", func(t *testing.T) { testIdentity(t, c, r) })
 	t.Run("private-scratch", func(t *testing.T) { testPrivateScratch(t, c, r) })
 	t.Run("hydra/mpich", func(t *testing.T) { testHydra(t, c, r) })

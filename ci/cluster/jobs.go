@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/mpiwrap/mpiwrap/internal/procs"
 )
 
 // Hydra is the argv of an MPICH hydra job of nranks ranks on hosts, in
@@ -100,4 +103,16 @@ func (c *Cluster) Leftovers(host string) ([]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// KillStray kills every process whose command starts with dir or with the
+// Debian image's test programs: ranks that a job stopped for MPICH 4.0.2's
+// finalize hang left spinning, which would slow every later run.
+func KillStray(dir string) {
+	for _, p := range procs.All() {
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		if strings.HasPrefix(string(cmd), dir+"/") || strings.HasPrefix(string(cmd), "/opt/mpiwrap-test/") {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
 }

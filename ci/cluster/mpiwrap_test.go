@@ -93,7 +93,7 @@ func TestClusterMpiwrap(t *testing.T) {
 	}
 	t.Cleanup(func() { c.Down() })
 	w := newWrapped(t, c)
-	t.Cleanup(func() { killStray(w.dir) })
+	t.Cleanup(func() { cluster.KillStray(w.dir) })
 	for _, img := range imgs {
 		for _, k := range cells {
 			t.Run(filepath.Base(img)+"/"+k.name, func(t *testing.T) {
@@ -231,15 +231,4 @@ func rankOn(c *cluster.Cluster, host string) int {
 		}
 	}
 	return 0
-}
-
-// killStray kills ranks that a job stopped for MPICH 4.0.2's finalize hang
-// left spinning: they would slow every test after this one.
-func killStray(dir string) {
-	for _, p := range procs.All() {
-		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
-		if strings.HasPrefix(string(cmd), dir+"/") || strings.HasPrefix(string(cmd), "/opt/mpiwrap-test/") {
-			syscall.Kill(p, syscall.SIGKILL)
-		}
-	}
 }
