@@ -174,6 +174,7 @@ func TestCluster(t *testing.T) {
 	t.Cleanup(func() { cluster.KillStray(r.dir) })
 	t.Run("identity", func(t *testing.T) { testIdentity(t, c, r) })
 	t.Run("private-scratch", func(t *testing.T) { testPrivateScratch(t, c, r) })
+	t.Run("tcp-reno", func(t *testing.T) { testCongestionControl(t, c, r) })
 	t.Run("hydra/mpich", func(t *testing.T) { testHydra(t, c, r) })
 	t.Run("srun-pmi2/mpich", func(t *testing.T) { testSrun(t, c, r, "pmi2", "mpich") })
 	t.Run("srun-pmix/openmpi", func(t *testing.T) { testSrun(t, c, r, "pmix", "openmpi") })
@@ -245,6 +246,17 @@ func testIdentity(t *testing.T, c *cluster.Cluster, r runner) {
 			}
 		}
 		seen[h] = f[4]
+	}
+}
+
+// testCongestionControl: the hosts' TCP does not pace (hostinit.sh says
+// why), whatever the machine's default is.
+func testCongestionControl(t *testing.T, c *cluster.Cluster, r runner) {
+	for _, h := range c.Hosts() {
+		out := r.must(t, nil, c.Exec(h, "cat", "/proc/sys/net/ipv4/tcp_congestion_control")...)
+		if got := strings.TrimSpace(out); got != "reno" {
+			t.Fatalf("%s: tcp_congestion_control %q, want reno", h, got)
+		}
 	}
 }
 

@@ -20,6 +20,15 @@ mount --bind "$dir/boot_id" /proc/sys/kernel/random/boot_id
 for f in hostname hosts machine-id; do
 	mount --bind "$dir/$f" "/etc/$f"
 done
+# TCP without pacing. A new network namespace takes the machine's default
+# congestion control, which may be bbr. bbr paces, so part of a flow's
+# segments leave from a timer or from ACK processing on another CPU; a veth
+# carries a segment to the receiver on the CPU that sent it, so segments
+# sent from two CPUs overtake each other, and the receiver's SACKs trigger
+# spurious retransmissions: 64 KiB bandwidth between two hosts then falls
+# to half for tenths of a second at a time. A wire between real machines
+# does not reorder. reno is built in and always allowed in a namespace.
+echo reno >/proc/sys/net/ipv4/tcp_congestion_control
 # A sysfs of this network namespace, as `ip netns exec` mounts, so that
 # /sys/class/net shows the host's own interfaces (UCX lists its TCP devices
 # there). Unlike ip netns exec, keep the cgroup tree (slurmd needs it).
