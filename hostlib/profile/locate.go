@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -26,9 +25,9 @@ func locateKeys(src string, keys []toml.Key) []keyLine {
 		if len(k) == 0 {
 			continue
 		}
-		if at := keyPattern(k[len(k)-1]).FindStringIndex(src[pos:]); at != nil {
-			line += strings.Count(src[pos:pos+at[0]], "\n")
-			pos += at[0]
+		if at := findKey(src[pos:], k[len(k)-1]); at >= 0 {
+			line += strings.Count(src[pos:pos+at], "\n")
+			pos += at
 			// Step past the match so the next key is searched after it,
 			// but stay on its line (a key ends before its newline).
 			next := pos + 1
@@ -40,12 +39,56 @@ func locateKeys(src string, keys []toml.Key) []keyLine {
 	return out
 }
 
-// keyPattern matches the last component of a key where it is defined: at
-// the start of a line, after "[" / "[[" / "." / "{" / ",", as a bare or
-// quoted key, followed by "=", "." or "]".
-func keyPattern(name string) *regexp.Regexp {
-	q := regexp.QuoteMeta(name)
-	return regexp.MustCompile(`(?m)(?:^|[\[.{,])[ \t]*(?:` + q + `|"` + q + `"|'` + q + `')[ \t]*[=.\]]`)
+// findKey returns where the last component of a key, name, is defined
+// in s, or -1: the first place that is at the start of a line (or of s)
+// or is one of "[" "." "{" ",", followed by blanks, name bare or in
+// double or single quotes, blanks, and "=", "." or "]". The match starts
+// at the line's start or at that character. This is the regexp
+//
+//	(?m)(?:^|[\[.{,])[ \t]*(?:NAME|"NAME"|'NAME')[ \t]*[=.\]]
+//
+// written out: compiling one per key cost more than decoding the profile.
+func findKey(s, name string) int {
+	for i := 0; i < len(s); i++ {
+		if (i == 0 || s[i-1] == '\n') && keyAt(s, i, name) {
+			return i
+		}
+		if strings.IndexByte("[.{,", s[i]) >= 0 && keyAt(s, i+1, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// keyAt says whether s[i:] is blanks, name bare or quoted, blanks and one
+// of "=", "." or "]". Every split of the leading blanks is tried, as the
+// regexp would, for a quoted name that itself starts with a blank.
+func keyAt(s string, i int, name string) bool {
+	for j := i; j <= len(s); j++ {
+		rest := s[j:]
+		for _, q := range [...]string{"", `"`, "'"} {
+			r, ok := strings.CutPrefix(rest, q)
+			if ok {
+				r, ok = strings.CutPrefix(r, name)
+			}
+			if ok {
+				r, ok = strings.CutPrefix(r, q)
+			}
+			if ok && keyEnd(r) {
+				return true
+			}
+		}
+		if j == len(s) || (s[j] != ' ' && s[j] != '\t') {
+			break
+		}
+	}
+	return false
+}
+
+// keyEnd says whether r is blanks and then "=", "." or "]".
+func keyEnd(r string) bool {
+	r = strings.TrimLeft(r, " \t")
+	return r != "" && (r[0] == '=' || r[0] == '.' || r[0] == ']')
 }
 
 // positions answers "which line is this key on" for one document.
