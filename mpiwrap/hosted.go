@@ -45,7 +45,7 @@ func hostable(req *request) bool {
 }
 
 func (k *keeper) planHostedRank(spec *plan.Spec, req *request) (uint32, []byte, *hostedRank) {
-	rank, size := plan.RankOf(req.env)
+	rank, size := req.launcher().Rank, req.launcher().Size
 	if rank < 0 || size < 1 {
 		return repFallthrough, nil, nil // rank and size only the launcher knows: Go asks it
 	}

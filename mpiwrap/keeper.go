@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nodecache"
@@ -38,6 +38,7 @@ type keeper struct {
 	joined  map[int32]bool
 	parsed  map[string]*plan.Spec // by cwd and argv: ranks mostly repeat one line
 	replies map[replyKey][]byte   // a rank's reply after its log label, by shape
+	reqBuf  []byte                // where requests are read, one at a time
 
 	ctx      context.Context // ends when the launcher is gone
 	sessions sync.WaitGroup  // hosted ranks' PMI proxies, served ranks and their server
@@ -203,9 +204,13 @@ func quietStdio() {
 }
 
 // serve answers ranks until all expected local ranks have joined (true) or
-// the launcher is gone (false); there is no timer. It waits through the
-// Go runtime's poller, not in a blocking poll(2): with GOMAXPROCS=1 a
+// the launcher is gone (false); there is no timer. It accepts in the Go
+// runtime's poller, not in a blocking accept(2): with GOMAXPROCS=1 a
 // goroutine blocked in a syscall would hold up the hosted ranks' proxies.
+// It accepts on the listening socket itself, one accept4 per rank: at 1024
+// ranks a net.Listener's wrapping of each connection (and a goroutine
+// handing it over) was a large part of the keeper's time. Ranks still
+// queued when it returns see the socket close, and elect a new keeper.
 func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 	size := 1 // a rank alone on its node: no launcher-derived sharing
 	if k.leader == nil || k.leader.Join.Shared {
@@ -214,55 +219,48 @@ func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 	if k.leader != nil && k.leader.Join.Shared {
 		size = k.leader.Join.Size
 	}
-	f := os.NewFile(uintptr(listener), "keeper")
-	ln, err := net.FileListener(f)
-	f.Close()
+	if unix.SetNonblock(listener, true) != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(listener), "keeper") // nonblocking: in the poller
+	defer f.Close()
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return false
 	}
-	conns, stop := make(chan int), make(chan struct{})
-	defer func() { close(stop); ln.Close() }()
-	go accept(ln, conns, stop)
-	for size == 0 || len(k.joined) < size {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the launcher's end wakes the accept
 		select {
-		case conn, ok := <-conns:
-			if !ok {
-				return false
-			}
-			k.answer(conn)
-			unix.Close(conn)
 		case <-gone:
+			f.SetReadDeadline(time.Unix(1, 0))
+		case <-stop:
+		}
+	}()
+	for size == 0 || len(k.joined) < size {
+		conn, err := acceptRank(rc)
+		if err != nil {
 			return false
 		}
+		k.answer(conn)
+		unix.Close(conn)
 	}
 	return true
 }
 
-// accept sends each accepted connection as a blocking descriptor, until
-// ln is closed. One accepted after stop is closed, so its rank sees EOF
-// and elects a new keeper.
-func accept(ln net.Listener, conns chan<- int, stop <-chan struct{}) {
-	defer close(conns)
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		fd := -1
-		if raw, err := c.(*net.UnixConn).SyscallConn(); err == nil {
-			raw.Control(func(s uintptr) { fd, _ = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 3) })
-		}
-		c.Close()
-		if fd < 0 || unix.SetNonblock(fd, false) != nil {
-			continue
-		}
-		select {
-		case conns <- fd:
-		case <-stop:
-			unix.Close(fd)
-			return
-		}
+// acceptRank accepts one connection as a blocking, close-on-exec
+// descriptor, waiting in the poller.
+func acceptRank(rc syscall.RawConn) (int, error) {
+	conn, aerr := -1, error(nil)
+	err := rc.Read(func(fd uintptr) bool {
+		conn, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
+		return !errors.Is(aerr, unix.EAGAIN) && !errors.Is(aerr, unix.EINTR) &&
+			!errors.Is(aerr, unix.ECONNABORTED)
+	})
+	if err != nil {
+		return -1, err
 	}
+	return conn, aerr
 }
 
 // exited returns a channel closed when the process of pidfd exits (never,
@@ -294,11 +292,11 @@ func exited(pidfd int) <-chan struct{} {
 // answer gives one rank the namespace and its own command, environment and
 // working directory, planned from its own arguments.
 func (k *keeper) answer(conn int) {
-	// A bound on a broken client, so one can't stall the others.
-	tv := unix.NsecToTimeval((30 * time.Second).Nanoseconds())
-	unix.SetsockoptTimeval(conn, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	cred, _ := unix.GetsockoptUcred(conn, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	b, passed, err := readMessageFds(conn)
+	if k.reqBuf == nil {
+		k.reqBuf = make([]byte, 8<<10)
+	}
+	b, passed, err := readRequest(conn, k.reqBuf, 30*time.Second)
 	status, payload := uint32(repError), []byte(k.failure)
 	var h *hostedRank
 	if err == nil && k.failure == "" {
@@ -360,7 +358,7 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	if spec == nil || k.leader == nil {
 		return repError, []byte("the namespace keeper only runs commands, and this node's first rank runs none"), nil
 	}
-	mode, _, err := plan.DecidePMI(spec, req.env, k.leader.MPI)
+	mode, _, err := plan.DecidePMIOffer(spec, req.env, req.launcher().Offer, k.leader.MPI)
 	rankEnv, proxied := proxiedEnv(req.env, req.client)
 	switch {
 	case err != nil:
@@ -381,8 +379,7 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	case mode == plan.PMIProxy && !proxied:
 		return repProxy, nil, nil
 	}
-	rank, _ := plan.RankOf(req.env)
-	label := plan.Plan{Launcher: plan.Launcher{Rank: rank}}
+	label := plan.Plan{Launcher: plan.Launcher{Rank: req.launcher().Rank}}
 	ops := &nsexec.Plan{}
 	ops.Log(label.RankLabel(), false, k.leader.Image.Path)
 	if !proxied { // the rank runs the program on its own environment
@@ -425,7 +422,7 @@ type replyKey struct {
 func replySig(req *request) string {
 	var b strings.Builder
 	b.WriteString(req.cwd)
-	b.WriteString(string(plan.HostOffer(req.env)))
+	b.WriteString(string(req.launcher().Offer))
 	for _, kv := range req.env {
 		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "PMIX_") && !strings.HasPrefix(kv, "PMIX_RANK=") {
 			b.WriteByte(0)
@@ -466,7 +463,7 @@ func (k *keeper) mismatch() []byte {
 // planForkedRank answers a C client whose rank runs behind a proxy: it
 // forks the rank at once and its Go runtime becomes the proxy.
 func (k *keeper) planForkedRank(spec *plan.Spec, req *request) (uint32, []byte) {
-	rank, size := plan.RankOf(req.env)
+	rank, size := req.launcher().Rank, req.launcher().Size
 	if rank < 0 || size < 1 {
 		return repFallthrough, nil // rank and size only the launcher knows: Go asks it
 	}

@@ -171,7 +171,7 @@ func (k *keeper) connectRank(req *request) (proxy.Upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the launcher's PMI for the node's PMIx server: %w", err)
 	}
-	if rank, size := plan.RankOf(req.env); rank >= 0 && size > 0 {
+	if rank, size := req.launcher().Rank, req.launcher().Size; rank >= 0 && size > 0 {
 		if err := sameRank(up, rank, size); err != nil {
 			up.Close()
 			return nil, err

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
 	"github.com/mpiwrap/mpiwrap/mpiwrap/userdir"
+	"github.com/mpiwrap/mpiwrap/pmi/launchenv"
 
 	"golang.org/x/sys/unix"
 )
@@ -127,6 +129,18 @@ type request struct {
 	argv, env   []string
 	pmiFd       int // the launcher's PMI_FD, passed by a C client; -1 if not
 	stderrFd    int // the rank's stderr, passed with it; -1 if not
+	detected    *launchenv.Env
+}
+
+// launcher is what plan.RankOf and plan.HostOffer read from the rank's
+// environment, read once: at 1024 ranks the keeper's answers are its
+// serial part, and each reading builds a map of the whole environment.
+func (r *request) launcher() launchenv.Env {
+	if r.detected == nil {
+		e := launchenv.Detect(r.env, launchenv.Probes{})
+		r.detected = &e
+	}
+	return *r.detected
 }
 
 func readFull(fd int, b []byte) error {
@@ -146,22 +160,30 @@ func readFull(fd int, b []byte) error {
 	return nil
 }
 
-func readMessage(fd int) ([]byte, error) {
-	b, fds, err := readMessageFds(fd)
-	for _, f := range fds {
-		unix.Close(f)
-	}
-	return b, err
-}
-
-// readMessageFds is readMessage that also returns descriptors attached to
-// the message's first bytes (close-on-exec).
-func readMessageFds(fd int) ([]byte, []int, error) {
-	var head [4]byte
+// readRequest reads a rank's request on a keeper's connection, with its
+// descriptors (close-on-exec). A client sends nothing after its request
+// until the reply, so one recvmsg may take the whole message, and does
+// when the client sent it in one sendmsg, as the C fast path does. Only a
+// request that has not all arrived yet waits, for at most timeout: a bound
+// on a broken client, so one can't stall the others.
+//
+// buf is where it reads (the keeper reuses one); what it returns may be in
+// buf, or allocated when the request is larger.
+func readRequest(fd int, buf []byte, timeout time.Duration) ([]byte, []int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := unix.Recvmsg(fd, head[:], oob, unix.MSG_CMSG_CLOEXEC)
-	for errors.Is(err, unix.EINTR) {
-		n, oobn, _, _, err = unix.Recvmsg(fd, head[:], oob, unix.MSG_CMSG_CLOEXEC)
+	var n, oobn int
+	var err error
+	for flags := unix.MSG_CMSG_CLOEXEC | unix.MSG_DONTWAIT; ; {
+		n, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, flags)
+		if errors.Is(err, unix.EAGAIN) && flags&unix.MSG_DONTWAIT != 0 {
+			tv := unix.NsecToTimeval(timeout.Nanoseconds())
+			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+			flags &^= unix.MSG_DONTWAIT
+			continue
+		}
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
 	}
 	if err != nil {
 		return nil, nil, err
@@ -177,22 +199,34 @@ func readMessageFds(fd int) ([]byte, []int, error) {
 	if n == 0 {
 		return nil, fds, io.ErrUnexpectedEOF
 	}
-	b, err := readBody(fd, head, n)
-	return b, fds, err
-}
-
-// readBody reads the rest of a message whose first n header bytes are in
-// head.
-func readBody(fd int, head [4]byte, n int) ([]byte, error) {
-	if err := readFull(fd, head[n:]); err != nil {
-		return nil, err
+	rest := func(b []byte) error { // what has not come yet waits, bounded
+		tv := unix.NsecToTimeval(timeout.Nanoseconds())
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		return readFull(fd, b)
 	}
-	size := binary.NativeEndian.Uint32(head[:])
+	if n < 4 {
+		if err := rest(buf[n:4]); err != nil {
+			return nil, fds, err
+		}
+		n = 4
+	}
+	size := binary.NativeEndian.Uint32(buf)
 	if size > maxMessage {
-		return nil, fmt.Errorf("message of %d bytes is too long", size)
+		return nil, fds, fmt.Errorf("message of %d bytes is too long", size)
 	}
-	b := make([]byte, size)
-	return b, readFull(fd, b)
+	total := 4 + int(size)
+	if n > total {
+		return nil, fds, errors.New("more than one request on one connection")
+	}
+	if total > len(buf) {
+		buf = append(buf[:n], make([]byte, total-n)...)
+	}
+	if n < total {
+		if err := rest(buf[n:total]); err != nil {
+			return nil, fds, err
+		}
+	}
+	return buf[4:total], fds, nil
 }
 
 func decodeRequest(b []byte) (*request, error) {
@@ -202,14 +236,19 @@ func decodeRequest(b []byte) (*request, error) {
 	nargv := int(binary.NativeEndian.Uint32(b[4:]))
 	nenv := int(binary.NativeEndian.Uint32(b[8:]))
 	b = b[12:]
-	var strs []string
+	if nargv < 0 || nenv < 0 || 2+nargv+nenv > len(b)/4 {
+		return nil, errors.New("truncated request")
+	}
+	// One copy of the strings, sliced: the keeper decodes a request per rank.
+	all, off := string(b), 0
+	strs := make([]string, 0, 2+nargv+nenv)
 	for i := 0; i < 2+nargv+nenv; i++ {
-		if len(b) < 4 || uint64(len(b)-4) < uint64(binary.NativeEndian.Uint32(b)) {
+		if len(b)-off < 4 || uint64(len(b)-off-4) < uint64(binary.NativeEndian.Uint32(b[off:])) {
 			return nil, errors.New("truncated request")
 		}
-		n := binary.NativeEndian.Uint32(b)
-		strs = append(strs, string(b[4:4+n]))
-		b = b[4+n:]
+		n := int(binary.NativeEndian.Uint32(b[off:]))
+		strs = append(strs, all[off+4:off+4+n])
+		off += 4 + n
 	}
 	return &request{cwd: strs[0], client: strs[1], argv: strs[2 : 2+nargv], env: strs[2+nargv:], pmiFd: -1, stderrFd: -1}, nil
 }

@@ -541,7 +541,7 @@ static uint32_t get32(const unsigned char *p)
 	return v;
 }
 
-int nsexec_apply(const unsigned char *buf, size_t len)
+int nsexec_apply(unsigned char *buf, size_t len)
 {
 	static struct rec r;
 	static uint32_t lens[MAX_ARGS];
@@ -562,15 +562,14 @@ int nsexec_apply(const unsigned char *buf, size_t len)
 		for (uint32_t i = 0; i < r.n; i++) {
 			if (len - off < 4 || len - off - 4 < get32(buf + off))
 				nsx_die(EXIT_MPIWRAP, "truncated plan");
+			/* Terminated in place, not copied (a malloc per string
+			 * in every rank): the string moves over its own length,
+			 * so the byte after it, where the NUL goes, is its own. */
 			lens[i] = get32(buf + off);
-			r.arg[i] = strndup((const char *)buf + off + 4, lens[i]);
-			if (r.arg[i] == NULL)
-				nsx_die(EXIT_MPIWRAP, "can't copy plan");
+			memmove(buf + off, buf + off + 4, lens[i]);
+			buf[off + lens[i]] = '\0';
+			r.arg[i] = (char *)buf + off;
 			off += 4 + lens[i];
-		}
-		if (r.op == OP_STAGE_WRITE) { /* content may hold NULs */
-			free(r.arg[2]);
-			r.arg[2] = (char *)buf + off - lens[2];
 		}
 		if (step(&st, &r, lens) == NSX_RETURN)
 			return NSX_RETURN;

@@ -43,8 +43,9 @@ static void __attribute__((noreturn)) fail(const char *image, const char *cmd,
 void nsx_exec(const char *image, char **argv, char **envp)
 {
 	const char *cmd = argv[0], *p;
-	char path[4096], refused[4096] = "";
+	char path[4096], refused[4096];
 
+	refused[0] = '\0'; /* not = "": that zeroes (and faults in) all of it */
 	nsx_restore_signals();
 	if (*cmd == '\0')
 		fail(image, cmd, NULL, ENOENT);

@@ -43,6 +43,33 @@ static int flag_present(int argc, char **argv)
 	return 0;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The network namespace by its cookie, as pmi/launchenv's netNS names it:
+ * one getsockopt, where the link /proc/self/ns/net costs some 20 µs of
+ * /proc lookups in every rank. Before Linux 5.14, that link. */
+static void net_ns(char *out, size_t len)
+{
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint64_t cookie;
+	socklen_t cl = sizeof cookie;
+	ssize_t n;
+
+	if (s >= 0) {
+		int r = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl);
+
+		close(s);
+		if (r == 0 && cl == sizeof cookie) {
+			snprintf(out, len, "netns:%llu", (unsigned long long)cookie);
+			return;
+		}
+	}
+	n = readlink("/proc/self/ns/net", out, len - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
 /* pmi/launchenv's Step and Node (Detect), by hand: its step rules in the
  * order of its launcher table, innermost launcher first. As there, a
  * variable set but empty is unset, and PMI_FD is asked for its peer only
@@ -55,8 +82,7 @@ int nsx_join_key(char *key, size_t len)
 	const char *fdstr = getenv("PMI_FD"), *hydra = getenv("MPI_LOCALNRANKS");
 	const char *ompi = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
 	const char **vars[] = {&job, &step, &ns, &port, &fdstr, &hydra, &ompi};
-	char base[512], net[64] = "", host[256] = "", *end;
-	ssize_t n;
+	char base[512], net[64], host[256] = "", *end;
 
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		if (*vars[i] != NULL && **vars[i] == '\0')
@@ -84,8 +110,7 @@ int nsx_join_key(char *key, size_t len)
 		snprintf(base, sizeof base, "pmix:%s", ns);
 	else
 		return -1;
-	n = readlink("/proc/self/ns/net", net, sizeof net - 1);
-	net[n > 0 ? n : 0] = '\0';
+	net_ns(net, sizeof net);
 	gethostname(host, sizeof host - 1);
 	snprintf(key, len, "%s|%s|%s", base, net, host);
 	return 0;
@@ -111,31 +136,40 @@ static int put_str(char **p, char *end, const char *s)
 	return 0;
 }
 
+/* Every rank of a wide job pays for each page it touches here (a page fault
+ * costs a few µs in a VM), so the request and the reply go in static
+ * buffers that fit the usual ones, where malloc would map and touch pages
+ * of its own; larger ones are allocated. Neither is freed: the rank execs. */
+static char request_buf[8 << 10];
+static unsigned char reply_buf[16 << 10];
+
 /* Request: u32 length, then magic, nargv, nenv and the strings cwd, client
  * ("c"), argv..., env..., each as u32 length plus bytes. */
 static char *build_request(int argc, char **argv, size_t *outlen)
 {
-	size_t cap = 1 << 16;
 	uint32_t nenv = 0, hdr[4];
-	char cwd[4096], *buf, *p;
+	char cwd[4096], *buf, *p, *end;
+	size_t cap;
+	int ok;
 
-	for (;;) {
-		buf = malloc(cap);
-		if (buf == NULL || getcwd(cwd, sizeof cwd) == NULL)
-			return NULL;
-		p = buf + sizeof hdr;
-		int ok = put_str(&p, buf + cap, cwd) == 0 &&
-			 put_str(&p, buf + cap, "c") == 0;
-		for (int i = 0; ok && i < argc; i++)
-			ok = put_str(&p, buf + cap, argv[i]) == 0;
-		nenv = 0;
-		for (char **e = environ; ok && *e != NULL; e++, nenv++)
-			ok = put_str(&p, buf + cap, *e) == 0;
-		if (ok)
-			break;
-		free(buf);
-		cap *= 4;
-	}
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return NULL;
+	cap = sizeof hdr + 4 + strlen(cwd) + 4 + 1;
+	for (int i = 0; i < argc; i++)
+		cap += 4 + strlen(argv[i]);
+	for (char **e = environ; *e != NULL; e++)
+		cap += 4 + strlen(*e);
+	if ((buf = cap <= sizeof request_buf ? request_buf : malloc(cap)) == NULL)
+		return NULL;
+	p = buf + sizeof hdr;
+	end = buf + cap;
+	ok = put_str(&p, end, cwd) == 0 && put_str(&p, end, "c") == 0;
+	for (int i = 0; ok && i < argc; i++)
+		ok = put_str(&p, end, argv[i]) == 0;
+	for (char **e = environ; ok && *e != NULL; e++, nenv++)
+		ok = put_str(&p, end, *e) == 0;
+	if (!ok)
+		return NULL;
 	hdr[0] = (uint32_t)(p - buf - 4);
 	hdr[1] = NSX_REQ_MAGIC;
 	hdr[2] = (uint32_t)argc;
@@ -161,51 +195,64 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* Send the request with the launcher's PMI_FD (if any) and stderr
  * attached, so the keeper can be this rank's PMI proxy (NSX_REP_PROXY_HOSTED)
- * and report its failures where the rank's own would go. */
+ * and report its failures where the rank's own would go. One sendmsg, so
+ * that the keeper finds the whole request at once. */
 static int send_request(int sock, const char *req, size_t len)
 {
 	const char *pmi = getenv("PMI_FD");
 	int fds[2], n = 0;
+	ssize_t sent;
 
 	if (pmi != NULL && atoi(pmi) >= 3 && fcntl(atoi(pmi), F_GETFD) >= 0)
 		fds[n++] = atoi(pmi);
 	if (fcntl(2, F_GETFD) < 0)
 		return write_all(sock, req, len);
 	fds[n++] = 2;
-	if (nsx_send_fds_with(sock, fds, n, req, 1) < 0)
+	if ((sent = nsx_send_fds_with(sock, fds, n, req, len)) < 0)
 		return -1;
-	return write_all(sock, req + 1, len - 1);
+	return write_all(sock, req + sent, len - (size_t)sent);
 }
 
-/* Read the reply: u32 length, u32 status, then a plan (or a message). */
+/* Read the reply: u32 length, u32 status, then a plan (or a message). The
+ * keeper sends it in one sendmsg, so one recvmsg into a buffer that fits a
+ * usual plan reads it all. */
 static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 {
-	unsigned char head[8], *buf;
-	size_t got = sizeof head, want;
+	size_t cap = sizeof reply_buf, got = cap, want;
+	unsigned char *buf = reply_buf;
 
-	*nfds = nsx_recv_fds(sock, fds, 3, head, &got);
-	if (*nfds < 0)
+	if ((*nfds = nsx_recv_fds(sock, fds, 3, buf, &got)) < 0)
 		return NULL;
-	while (got < sizeof head) {
-		ssize_t r = read(sock, head + got, sizeof head - got);
-		if (r <= 0)
-			return NULL;
-		got += (size_t)r;
-	}
-	memcpy(len, head, 4);
-	want = *len;
-	if (want < 4 || want > NSX_MAX_MESSAGE || (buf = malloc(want)) == NULL)
-		return NULL;
-	memcpy(buf, head + 4, 4);
-	for (got = 4; got < want;) {
-		ssize_t r = read(sock, buf + got, want - got);
+	while (got < 8) {
+		ssize_t r = read(sock, buf + got, 8 - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return NULL;
 		got += (size_t)r;
 	}
-	return buf;
+	memcpy(len, buf, 4);
+	want = *len + 4;
+	if (*len < 4 || *len > NSX_MAX_MESSAGE || got > want)
+		return NULL;
+	if (want > cap) {
+		if ((buf = malloc(want)) == NULL)
+			return NULL;
+		memcpy(buf, reply_buf, got);
+	}
+	while (got < want) {
+		ssize_t r = read(sock, buf + got, want - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto fail;
+		got += (size_t)r;
+	}
+	return buf + 4; /* status, then the plan */
+fail:
+	if (buf != reply_buf)
+		free(buf);
+	return NULL;
 }
 
 
@@ -459,7 +506,6 @@ void nsx_fastpath(int argc, char **argv)
 	close(s);
 	if (rep == NULL)
 		return; /* the keeper ended meanwhile: Go elects a new one */
-	free(req);
 	memcpy(&status, rep, 4);
 	if (status == NSX_REP_FALLTHROUGH)
 		return;

@@ -10,11 +10,12 @@
 
 int nsx_send_fds(int sock, const int *fds, int n)
 {
-	return nsx_send_fds_with(sock, fds, n, "F", 1);
+	return nsx_send_fds_with(sock, fds, n, "F", 1) == 1 ? 0 : -1;
 }
 
-/* Send len bytes of buf (len small: one sendmsg) with the descriptors. */
-int nsx_send_fds_with(int sock, const int *fds, int n, const void *buf, size_t len)
+/* Send buf with the descriptors, in one sendmsg: the number of bytes it
+ * took (all of a small buf), or -1. */
+ssize_t nsx_send_fds_with(int sock, const int *fds, int n, const void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	union {
@@ -38,10 +39,12 @@ int nsx_send_fds_with(int sock, const int *fds, int n, const void *buf, size_t l
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
 	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
-	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-		if (errno != EINTR)
-			return -1;
-	return 0;
+	for (;;) {
+		ssize_t w = sendmsg(sock, &msg, MSG_NOSIGNAL);
+
+		if (w >= 0 || errno != EINTR)
+			return w;
+	}
 }
 
 /* Receive up to max descriptors plus *buflen bytes of payload. Returns the

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include "nsexec.h"
 #include "nsexec_int.h"
+
+extern char **environ;
 
 const char *nsexec_stage;
 char nsexec_sigstate[64];
@@ -192,15 +195,44 @@ static void close_from(const char *s)
 		close(fd);
 }
 
-/* Our own argv, from /proc/self/cmdline: musl, unlike glibc, passes
- * constructors no arguments. */
+/* Our own argv, from the initial stack: musl, unlike glibc, passes
+ * constructors no arguments, but both point environ at the envp the kernel
+ * laid out (System V ABI: argc, argv..., NULL, envp...) before any
+ * constructor runs, and nothing has called setenv yet. So argv ends just
+ * below environ, and argc is the first word below it that counts the
+ * pointers above it. The stack's strings lie above both arrays, up to
+ * AT_EXECFN; anything else reads /proc/self/cmdline (5 system calls more
+ * for every rank). */
+static char **stack_args(int *argc)
+{
+	char **envp = environ, *top = (char *)getauxval(AT_EXECFN);
+
+	if (envp == NULL || top == NULL || (char *)envp >= top || envp[-1] != NULL)
+		return NULL;
+	for (long n = 1; n < 4096 && (char *)(envp - 2 - n) > top - (8L << 20); n++) {
+		char *arg = envp[-1 - n];
+
+		if ((long)envp[-2 - n] == n) {
+			*argc = (int)n;
+			return envp - 1 - n;
+		}
+		if (arg <= (char *)envp || arg > top)
+			return NULL;
+	}
+	return NULL;
+}
+
 static char **own_args(int *argc)
 {
 	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), **argv;
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	char *buf, **argv = stack_args(argc);
+	int fd;
 	ssize_t r;
 
+	if (argv != NULL)
+		return argv;
+	buf = malloc(cap);
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (buf == NULL || fd < 0)
 		nsx_die(EXIT_MPIWRAP, "can't read /proc/self/cmdline: %s", strerror(errno));
 	while ((r = read(fd, buf + n, cap - n)) > 0) {

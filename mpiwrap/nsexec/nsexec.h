@@ -104,7 +104,9 @@ extern char nsexec_pmi_fd[16];
 extern const char *nsexec_stage;     /* value of _MPIWRAP_STAGE, or NULL */
 extern char nsexec_sigstate[64];     /* "IGNMASK:BLOCKMASK" taken before Go touched signals */
 
-int nsexec_apply(const unsigned char *buf, size_t len);
+/* Apply an encoded plan. It decodes buf in place (its strings end up
+ * NUL-terminated there), so buf is used up and must stay until the exec. */
+int nsexec_apply(unsigned char *buf, size_t len);
 
 /* The plan cache entry for this process's argv, cwd and environment whose
  * inputs all still match: the encoded plan (malloc'd; *len its length), or

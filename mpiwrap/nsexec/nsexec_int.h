@@ -3,6 +3,7 @@
 #define MPIWRAP_NSEXEC_INT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "nsexec.h"
@@ -30,7 +31,7 @@ int nsx_precreate(int lowerfd, const char *upper, const char *path, int isdir,
 
 /* fdpass.c */
 int nsx_send_fds(int sock, const int *fds, int n);
-int nsx_send_fds_with(int sock, const int *fds, int n, const void *buf, size_t len);
+ssize_t nsx_send_fds_with(int sock, const int *fds, int n, const void *buf, size_t len);
 int nsx_recv_fds(int sock, int *fds, int max, void *buf, size_t *buflen);
 
 /* exec.c */

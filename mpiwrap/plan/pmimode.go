@@ -123,7 +123,12 @@ func (p *Plan) boundCommandMPI() (MPIClient, bool) {
 // pre-flight, before MPI_Init, instead of N ranks starting as
 // singletons).
 func DecidePMI(spec *Spec, env []string, c MPIClient) (mode PMIMode, why string, err error) {
-	offer := HostOffer(env)
+	return DecidePMIOffer(spec, env, HostOffer(env), c)
+}
+
+// DecidePMIOffer is DecidePMI given HostOffer(env), for a caller that has
+// it already (the keeper reads each rank's launcher variables once).
+func DecidePMIOffer(spec *Spec, env []string, offer launchenv.Offer, c MPIClient) (mode PMIMode, why string, err error) {
 	switch spec.PMI {
 	case PMIOff, PMIPassthrough:
 		return spec.PMI, "--pmi=" + spec.PMI.String(), nil

@@ -3,7 +3,9 @@ package launchenv
 import (
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -235,12 +237,48 @@ func TestRealProbes(t *testing.T) {
 	if _, ok := p.PeerPid(pipe[0]); ok {
 		t.Error("PeerPid of a pipe: want false")
 	}
-	net, _ := os.Readlink("/proc/self/ns/net")
 	host, _ := os.Hostname()
-	if got := p.NodeKey("s"); got != "s|"+net+"|"+host || net == "" {
+	if got := p.NodeKey("s"); got != "s|"+netNSCookie(t)+"|"+host {
 		t.Errorf("NodeKey = %q", got)
 	}
 	if p.Ppid() != os.Getppid() || p.TrustPMIFD().FDIsSocket != nil {
 		t.Error("Ppid or TrustPMIFD")
 	}
+}
+
+// netNSCookie is this network namespace's cookie as NodeKey names it
+// ("netns:N"), checked against a namespace of its own: the cookie of a
+// new network namespace differs, and is the same from every socket in it.
+func netNSCookie(t *testing.T) string {
+	cookie := func() string {
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(s)
+		c, err := unix.GetsockoptUint64(s, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+		if err != nil {
+			t.Skipf("no SO_NETNS_COOKIE here (Linux < 5.14): %v", err)
+		}
+		return "netns:" + strconv.FormatUint(c, 10)
+	}
+	here := cookie()
+	if netNS() != here || netNS() != here {
+		t.Fatalf("netNS() = %q, want %q", netNS(), here)
+	}
+	if os.Geteuid() == 0 { // a thread of its own in a new network namespace
+		other := make(chan string)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with it
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				other <- "unshare: " + err.Error()
+				return
+			}
+			other <- netNS()
+		}()
+		if got := <-other; got == here || !strings.HasPrefix(got, "netns:") {
+			t.Fatalf("netNS() in a new network namespace = %q, here %q", got, here)
+		}
+	}
+	return here
 }
