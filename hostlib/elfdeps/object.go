@@ -117,14 +117,37 @@ func fillDynamic(o *Object, f *elf.File, eflags uint32) (err error) {
 			err = fmt.Errorf("%w: malformed dynamic section (%v)", ErrNotELF, p)
 		}
 	}()
-	if s, _ := f.DynString(elf.DT_SONAME); len(s) > 0 {
-		o.Soname = s[0]
-	}
-	o.Needed, _ = f.DynString(elf.DT_NEEDED)
-	o.RPath = splitPaths(f, elf.DT_RPATH)
-	o.RunPath = splitPaths(f, elf.DT_RUNPATH)
-	if v, _ := f.DynValue(elf.DT_FLAGS_1); len(v) > 0 {
-		o.NoDefaultLib = v[0]&uint64(elf.DF_1_NODEFLIB) != 0
+	// The dynamic section and its strings are read once, and only the
+	// strings its entries name: debug/elf's DynString reads the whole
+	// string table at every call.
+	d := newDynFile(f)
+	entries, strs, _ := d.dynamic()
+	soname, flags1 := false, false
+	for _, e := range entries {
+		switch e.tag {
+		case elf.DT_SONAME, elf.DT_NEEDED, elf.DT_RPATH, elf.DT_RUNPATH:
+			v, ok := strs.getString(e.val)
+			if !ok {
+				break
+			}
+			switch e.tag {
+			case elf.DT_SONAME:
+				if !soname { // the first, as DynString(DT_SONAME)[0]
+					soname, o.Soname = true, v
+				}
+			case elf.DT_NEEDED:
+				o.Needed = append(o.Needed, v)
+			case elf.DT_RPATH:
+				o.RPath = appendPaths(o.RPath, v)
+			case elf.DT_RUNPATH:
+				o.RunPath = appendPaths(o.RunPath, v)
+			}
+		case elf.DT_FLAGS_1:
+			if !flags1 {
+				flags1 = true
+				o.NoDefaultLib = e.val&uint64(elf.DF_1_NODEFLIB) != 0
+			}
+		}
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
@@ -135,19 +158,16 @@ func fillDynamic(o *Object, f *elf.File, eflags uint32) (err error) {
 		}
 	}
 	o.CacheFlags = CacheFlags(f.Class, f.Machine, eflags, slices.Contains(o.Needed, "libc.so.6"))
-	o.Needs = versionNeeds(f)
-	o.Defines = versionDefs(f)
+	o.Needs = d.versionNeeds()
+	o.Defines = d.versionDefs()
 	return nil
 }
 
-func splitPaths(f *elf.File, tag elf.DynTag) []string {
-	vals, _ := f.DynString(tag)
-	var out []string
-	for _, v := range vals {
-		for _, d := range strings.Split(v, ":") {
-			if d != "" {
-				out = append(out, d)
-			}
+// appendPaths appends the directories of a DT_RPATH or DT_RUNPATH value.
+func appendPaths(out []string, v string) []string {
+	for _, d := range strings.Split(v, ":") {
+		if d != "" {
+			out = append(out, d)
 		}
 	}
 	return out

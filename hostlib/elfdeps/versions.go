@@ -1,9 +1,6 @@
 package elfdeps
 
-import (
-	"bytes"
-	"debug/elf"
-)
+import "debug/elf"
 
 // Reading .gnu.version_r and .gnu.version_d directly: debug/elf's
 // DynamicVersionNeeds and DynamicVersions first decode the whole dynamic
@@ -20,16 +17,15 @@ const (
 )
 
 // versionSection returns a version section's data and its string table.
-func versionSection(f *elf.File, typ elf.SectionType) (data, strs []byte, count int, ok bool) {
-	s := f.SectionByType(typ)
-	if s == nil || int(s.Link) >= len(f.Sections) {
+func (d *dynFile) versionSection(typ elf.SectionType) (data []byte, strs *strTab, count int, ok bool) {
+	s := d.f.SectionByType(typ)
+	if s == nil {
+		return nil, nil, 0, false
+	}
+	if strs = d.strTab(s.Link); strs == nil || !strs.ok {
 		return nil, nil, 0, false
 	}
 	data, err := s.Data()
-	if err != nil {
-		return nil, nil, 0, false
-	}
-	strs, err = f.Sections[s.Link].Data()
 	if err != nil {
 		return nil, nil, 0, false
 	}
@@ -37,20 +33,22 @@ func versionSection(f *elf.File, typ elf.SectionType) (data, strs []byte, count 
 }
 
 // versionNeeds decodes .gnu.version_r.
-func versionNeeds(f *elf.File) []VersionNeed {
-	data, strs, count, ok := versionSection(f, elf.SHT_GNU_VERNEED)
+func versionNeeds(f *elf.File) []VersionNeed { return newDynFile(f).versionNeeds() }
+
+func (d *dynFile) versionNeeds() []VersionNeed {
+	data, strs, count, ok := d.versionSection(elf.SHT_GNU_VERNEED)
 	if !ok {
 		return nil
 	}
-	bo := f.ByteOrder
+	bo := d.f.ByteOrder
 	var out []VersionNeed
 	for i, off := 0, 0; i < count && off >= 0 && off+verneedLen <= len(data); i++ {
 		vn := data[off:]
-		need := VersionNeed{File: cstr(strs, bo.Uint32(vn[4:]))}
+		need := VersionNeed{File: strs.cstr(bo.Uint32(vn[4:]))}
 		aux := off + int(bo.Uint32(vn[8:]))
 		for j := 0; j < int(bo.Uint16(vn[2:])) && aux >= off && aux+vernauxLen <= len(data); j++ {
 			a := data[aux:]
-			name := cstr(strs, bo.Uint32(a[8:]))
+			name := strs.cstr(bo.Uint32(a[8:]))
 			if elf.DynamicVersionFlag(bo.Uint16(a[4:]))&elf.VER_FLG_WEAK != 0 {
 				need.Weak = append(need.Weak, name)
 			} else {
@@ -73,19 +71,21 @@ func versionNeeds(f *elf.File) []VersionNeed {
 }
 
 // versionDefs decodes .gnu.version_d, leaving out the base entry.
-func versionDefs(f *elf.File) []string {
-	data, strs, count, ok := versionSection(f, elf.SHT_GNU_VERDEF)
+func versionDefs(f *elf.File) []string { return newDynFile(f).versionDefs() }
+
+func (d *dynFile) versionDefs() []string {
+	data, strs, count, ok := d.versionSection(elf.SHT_GNU_VERDEF)
 	if !ok {
 		return nil
 	}
-	bo := f.ByteOrder
+	bo := d.f.ByteOrder
 	var out []string
 	for i, off := 0, 0; i < count && off >= 0 && off+verdefLen <= len(data); i++ {
 		vd := data[off:]
 		aux := off + int(bo.Uint32(vd[12:]))
 		base := elf.DynamicVersionFlag(bo.Uint16(vd[2:]))&elf.VER_FLG_BASE != 0
 		if !base && aux >= off && aux+verdauxLen <= len(data) {
-			out = append(out, cstr(strs, bo.Uint32(data[aux:])))
+			out = append(out, strs.cstr(bo.Uint32(data[aux:])))
 		}
 		next := int(bo.Uint32(vd[16:]))
 		if next == 0 {
@@ -94,16 +94,4 @@ func versionDefs(f *elf.File) []string {
 		off += next
 	}
 	return out
-}
-
-// cstr returns the NUL-terminated string at off, or "" out of range.
-func cstr(b []byte, off uint32) string {
-	if uint64(off) >= uint64(len(b)) {
-		return ""
-	}
-	s := b[off:]
-	if i := bytes.IndexByte(s, 0); i >= 0 {
-		s = s[:i]
-	}
-	return string(s)
 }
