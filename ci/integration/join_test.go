@@ -80,6 +80,30 @@ func TestHydraRanksShareNamespace(t *testing.T) {
 	})
 }
 
+// The C half reads its own arguments from the process's initial stack
+// (nsexec.c, stack_args): each rank's command must get them exactly, empty
+// ones, spaces, a glob and a leading dash included, on the fast path (the
+// joiners), the leader's Go path and a single rank's plan cache replay.
+func TestArgumentsExact(t *testing.T) {
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
+	args := []string{"", "a b", "*", "-n", "x=y", "last"}
+	want := "[][a b][*][-n][x=y][last]" // one write per rank: hydra merges their lines
+	cmd := append([]string{tiny, "sh", "-c", `out=$(printf '[%s]' "$@"); echo "$out"`, "sh"}, args...)
+	forEach(t, func(t *testing.T, a account) {
+		r := must(t, runAs(t, a, work, nil, 60*time.Second, append([]string{"mpiexec.mpich", "-n", "4", bin}, cmd...)...))
+		if got := lines(r.stdout); len(got) != 4 || got[0] != want || got[3] != want {
+			t.Fatalf("4 ranks: want %s from each:\n%s", want, r)
+		}
+		for i := 0; i < 2; i++ { // planned, then replayed from the plan cache
+			r := must(t, mpiwrap(t, a, nil, cmd...))
+			if got := strings.TrimSpace(r.stdout); got != want {
+				t.Fatalf("single rank, run %d: got %s, want %s\n%s", i, got, want, r)
+			}
+		}
+		noLeftovers(t, a)
+	})
+}
+
 // The first rank may exit before the others arrive: the keeper holds the
 // namespace until every expected rank has joined.
 func TestLeaderExitsEarly(t *testing.T) {
