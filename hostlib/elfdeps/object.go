@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -61,11 +62,11 @@ func (o *Object) Name() string {
 
 // ReadObject reads the dynamic information of path inside root.
 func ReadObject(root Root, path string) (*Object, error) {
-	real, err := root.Real(path)
+	real, r, err := root.openReal(path)
 	if err != nil {
-		return nil, fmt.Errorf("read ELF object: %w", err)
+		return nil, err
 	}
-	f, eflags, err := openELF(root, real)
+	f, eflags, err := newELF(r)
 	if err != nil {
 		return nil, fmt.Errorf("read ELF object %s: %w", path, err)
 	}
@@ -77,14 +78,47 @@ func ReadObject(root Root, path string) (*Object, error) {
 	return o, nil
 }
 
+// openReal opens path inside root and returns it with its Real path, the
+// path resolved once for both (root.Real, then root.Open of the result,
+// would resolve it twice, each one an lstat per component). Errors are
+// ReadObject's.
+func (r Root) openReal(path string) (real string, f *os.File, err error) {
+	if r.isSlash() {
+		if real, err = r.Real(path); err != nil {
+			return "", nil, fmt.Errorf("read ELF object: %w", err)
+		}
+		if f, err = r.Open(real); err != nil {
+			return "", nil, fmt.Errorf("read ELF object %s: %w", path, err)
+		}
+		return real, f, nil
+	}
+	hp, real, err := r.join(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("read ELF object: %w", err)
+	}
+	// hp has no symlinks left, so it is what Open(real) would open.
+	if f, err = os.Open(hp); err != nil {
+		if _, lerr := os.Lstat(hp); lerr != nil { // Real's error
+			return "", nil, fmt.Errorf("read ELF object: resolve %s in %s: %w", path, r, lerr)
+		}
+		return "", nil, fmt.Errorf("read ELF object %s: %w", path, err)
+	}
+	return real, f, nil
+}
+
 // openELF opens an ELF file and returns it with its e_flags, which
-// debug/elf does not expose. A debug/elf panic on a malformed file
-// becomes an error: the input is untrusted.
+// debug/elf does not expose.
 func openELF(root Root, path string) (f *elf.File, eflags uint32, err error) {
 	r, err := root.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
+	return newELF(r)
+}
+
+// newELF reads the ELF file r, which it closes on error. A debug/elf
+// panic on a malformed file becomes an error: the input is untrusted.
+func newELF(r *os.File) (f *elf.File, eflags uint32, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Close()

@@ -280,3 +280,31 @@ func TestReadObjectDamagedAsBefore(t *testing.T) {
 	}
 	t.Logf("%d damaged files", n)
 }
+
+// In a root other than "/", ReadObject resolves a path once; its errors
+// must be those of Real and then Open.
+func TestReadObjectInRootAsBefore(t *testing.T) {
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755))
+	must(os.Symlink("usr/lib", filepath.Join(root, "lib")))
+	must(os.WriteFile(filepath.Join(root, "usr/lib/text"), []byte("not ELF"), 0o644))
+	must(os.Symlink("/nowhere", filepath.Join(root, "usr/lib/dangling")))
+	must(os.Symlink("../../../../../../etc/passwd", filepath.Join(root, "usr/lib/escape")))
+	must(os.Symlink("loop2", filepath.Join(root, "usr/lib/loop1")))
+	must(os.Symlink("loop1", filepath.Join(root, "usr/lib/loop2")))
+	must(os.WriteFile(filepath.Join(root, "usr/lib/unreadable"), []byte("x"), 0o000))
+	if data, err := os.ReadFile("/usr/bin/true"); err == nil {
+		must(os.WriteFile(filepath.Join(root, "usr/lib/true"), data, 0o755))
+		must(os.Symlink("true", filepath.Join(root, "usr/lib/true.link")))
+	}
+	for _, p := range []string{"/lib/text", "/lib/dangling", "/lib/escape", "/lib/loop1", "/lib/missing",
+		"/missing/x", "/lib/text/x", "/lib", "/", "/lib/unreadable", "/lib/true", "/lib/true.link", "/lib/../lib/true", "relative"} {
+		sameRead(t, Root(root), p)
+	}
+}

@@ -38,18 +38,28 @@ func (r Root) Real(p string) (string, error) {
 		}
 		return real, nil
 	}
-	hp, err := securejoin.SecureJoin(string(r), p)
+	hp, rel, err := r.join(p)
 	if err != nil {
-		return "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
+		return "", err
 	}
 	if _, err := os.Lstat(hp); err != nil {
 		return "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
+	}
+	return rel, nil
+}
+
+// join resolves p inside a root other than "/": its path on this machine
+// and inside the root, every symlink followed; neither need exist.
+func (r Root) join(p string) (host, real string, err error) {
+	hp, err := securejoin.SecureJoin(string(r), p)
+	if err != nil {
+		return "", "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
 	}
 	rel := strings.TrimPrefix(hp, filepath.Clean(string(r)))
 	if rel == "" {
 		rel = "/"
 	}
-	return rel, nil
+	return hp, rel, nil
 }
 
 // Open opens p inside the root for reading.
