@@ -544,7 +544,7 @@ static uint32_t get32(const unsigned char *p)
 int nsexec_apply(unsigned char *buf, size_t len)
 {
 	static struct rec r;
-	static uint32_t lens[MAX_ARGS];
+	uint32_t lens[3] = {0}; /* of the first arguments: OP_STAGE_WRITE's data */
 	struct state st = {.rootfd = -1, .image = "?"};
 	size_t off = 0;
 
@@ -565,11 +565,14 @@ int nsexec_apply(unsigned char *buf, size_t len)
 			/* Terminated in place, not copied (a malloc per string
 			 * in every rank): the string moves over its own length,
 			 * so the byte after it, where the NUL goes, is its own. */
-			lens[i] = get32(buf + off);
-			memmove(buf + off, buf + off + 4, lens[i]);
-			buf[off + lens[i]] = '\0';
+			uint32_t n = get32(buf + off);
+
+			memmove(buf + off, buf + off + 4, n);
+			buf[off + n] = '\0';
 			r.arg[i] = (char *)buf + off;
-			off += 4 + lens[i];
+			if (i < 3)
+				lens[i] = n;
+			off += 4 + n;
 		}
 		if (step(&st, &r, lens) == NSX_RETURN)
 			return NSX_RETURN;

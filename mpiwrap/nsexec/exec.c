@@ -40,12 +40,21 @@ static void __attribute__((noreturn)) fail(const char *image, const char *cmd,
 		strerror(err));
 }
 
+/* PATH entry dir (n bytes; empty for the working directory) joined to cmd. */
+static void path_in(char *out, size_t len, const char *dir, size_t n, const char *cmd)
+{
+	if (n == 0)
+		snprintf(out, len, "%s", cmd);
+	else
+		snprintf(out, len, "%.*s/%s", (int)n, dir, cmd);
+}
+
 void nsx_exec(const char *image, char **argv, char **envp)
 {
-	const char *cmd = argv[0], *p;
-	char path[4096], refused[4096];
+	const char *cmd = argv[0], *p, *refused = NULL;
+	char path[4096];
+	size_t refused_n = 0;
 
-	refused[0] = '\0'; /* not = "": that zeroes (and faults in) all of it */
 	nsx_restore_signals();
 	if (*cmd == '\0')
 		fail(image, cmd, NULL, ENOENT);
@@ -56,20 +65,20 @@ void nsx_exec(const char *image, char **argv, char **envp)
 	for (p = env_path(envp);; p++) {
 		const char *end = strchrnul(p, ':');
 		size_t n = (size_t)(end - p);
-		if (n == 0)
-			snprintf(path, sizeof path, "%s", cmd);
-		else
-			snprintf(path, sizeof path, "%.*s/%s", (int)n, p, cmd);
+
+		path_in(path, sizeof path, p, n, cmd);
 		execve(path, argv, envp);
-		if (errno == EACCES && refused[0] == '\0')
-			snprintf(refused, sizeof refused, "%s", path);
+		if (errno == EACCES && refused == NULL) /* kept as where in PATH */
+			refused = p, refused_n = n;
 		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EACCES)
 			fail(image, cmd, path, errno);
 		if (*end == '\0')
 			break;
 		p = end;
 	}
-	if (refused[0] != '\0')
-		fail(image, cmd, refused, EACCES);
+	if (refused != NULL) {
+		path_in(path, sizeof path, refused, refused_n, cmd);
+		fail(image, cmd, path, EACCES);
+	}
 	fail(image, cmd, NULL, ENOENT);
 }

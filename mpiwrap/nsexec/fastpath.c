@@ -47,12 +47,17 @@ static int flag_present(int argc, char **argv)
 #define SO_NETNS_COOKIE 71
 #endif
 
+/* The socket the fast path asked for the namespace cookie, kept for its
+ * first connect to the keeper (a socket and a close less in every rank). */
+static int spare_sock = -1;
+
 /* The network namespace by its cookie, as pmi/launchenv's netNS names it:
  * one getsockopt, where the link /proc/self/ns/net costs some 20 µs of
- * /proc lookups in every rank. Before Linux 5.14, that link. */
-static void net_ns(char *out, size_t len)
+ * /proc lookups in every rank. Before Linux 5.14, that link. With keep,
+ * the socket stays in spare_sock. */
+static void net_ns(char *out, size_t len, int keep)
 {
-	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	uint64_t cookie;
 	socklen_t cl = sizeof cookie;
 	ssize_t n;
@@ -60,7 +65,10 @@ static void net_ns(char *out, size_t len)
 	if (s >= 0) {
 		int r = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl);
 
-		close(s);
+		if (keep && spare_sock < 0)
+			spare_sock = s;
+		else
+			close(s);
 		if (r == 0 && cl == sizeof cookie) {
 			snprintf(out, len, "netns:%llu", (unsigned long long)cookie);
 			return;
@@ -75,7 +83,7 @@ static void net_ns(char *out, size_t len)
  * variable set but empty is unset, and PMI_FD is asked for its peer only
  * when it is a whole number (strconv.Atoi: an optional sign, digits and
  * nothing else). mpiwrap/nsexec/joinkey_test.go checks every rule. */
-int nsx_join_key(char *key, size_t len)
+static int join_key(char *key, size_t len, int keep)
 {
 	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
 	const char *ns = getenv("PMIX_NAMESPACE"), *port = getenv("PMI_PORT");
@@ -110,10 +118,15 @@ int nsx_join_key(char *key, size_t len)
 		snprintf(base, sizeof base, "pmix:%s", ns);
 	else
 		return -1;
-	net_ns(net, sizeof net);
+	net_ns(net, sizeof net, keep);
 	gethostname(host, sizeof host - 1);
 	snprintf(key, len, "%s|%s|%s", base, net, host);
 	return 0;
+}
+
+int nsx_join_key(char *key, size_t len)
+{
+	return join_key(key, len, 0);
 }
 
 /* Must agree with mpiwrap's rendezvous.go; a test checks that it does:
@@ -137,11 +150,11 @@ static int put_str(char **p, char *end, const char *s)
 }
 
 /* Every rank of a wide job pays for each page it touches here (a page fault
- * costs a few µs in a VM), so the request and the reply go in static
- * buffers that fit the usual ones, where malloc would map and touch pages
- * of its own; larger ones are allocated. Neither is freed: the rank execs. */
-static char request_buf[8 << 10];
-static unsigned char reply_buf[16 << 10];
+ * costs a few µs in a VM), so the request and then the reply go in one
+ * static buffer that fits the usual ones, where malloc would map and touch
+ * pages of its own; larger ones are allocated. Nothing is freed: the rank
+ * execs. */
+static unsigned char rank_buf[16 << 10]; /* the request, then the reply over it */
 
 /* Request: u32 length, then magic, nargv, nenv and the strings cwd, client
  * ("c"), argv..., env..., each as u32 length plus bytes. */
@@ -159,7 +172,7 @@ static char *build_request(int argc, char **argv, size_t *outlen)
 		cap += 4 + strlen(argv[i]);
 	for (char **e = environ; *e != NULL; e++)
 		cap += 4 + strlen(*e);
-	if ((buf = cap <= sizeof request_buf ? request_buf : malloc(cap)) == NULL)
+	if ((buf = cap <= sizeof rank_buf ? (char *)rank_buf : malloc(cap)) == NULL)
 		return NULL;
 	p = buf + sizeof hdr;
 	end = buf + cap;
@@ -218,8 +231,8 @@ static int send_request(int sock, const char *req, size_t len)
  * usual plan reads it all. */
 static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 {
-	size_t cap = sizeof reply_buf, got = cap, want;
-	unsigned char *buf = reply_buf;
+	size_t cap = sizeof rank_buf, got = cap, want;
+	unsigned char *buf = rank_buf; /* the request was sent from it: done with */
 
 	if ((*nfds = nsx_recv_fds(sock, fds, 3, buf, &got)) < 0)
 		return NULL;
@@ -238,7 +251,7 @@ static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 	if (want > cap) {
 		if ((buf = malloc(want)) == NULL)
 			return NULL;
-		memcpy(buf, reply_buf, got);
+		memcpy(buf, rank_buf, got);
 	}
 	while (got < want) {
 		ssize_t r = read(sock, buf + got, want - got);
@@ -250,7 +263,7 @@ static unsigned char *read_reply(int sock, int *fds, int *nfds, size_t *len)
 	}
 	return buf + 4; /* status, then the plan */
 fail:
-	if (buf != reply_buf)
+	if (buf != rank_buf)
 		free(buf);
 	return NULL;
 }
@@ -261,10 +274,14 @@ static int connect_keeper(const char *path)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ucred cred;
 	socklen_t cl = sizeof cred;
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = spare_sock >= 0 ? spare_sock : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (strlen(path) >= sizeof sa.sun_path)
+	spare_sock = -1;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		if (s >= 0)
+			close(s);
 		return -1;
+	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0 ||
 	    getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
@@ -478,7 +495,7 @@ static pid_t fork_rank(int nsfds[2])
 	return pid;
 }
 
-void nsx_fastpath(int argc, char **argv)
+static void fastpath(int argc, char **argv)
 {
 	char key[1024], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct nsx_dirs dirs;
@@ -490,7 +507,7 @@ void nsx_fastpath(int argc, char **argv)
 
 	if (&mpiwrap_fastpath_enabled == NULL || argc < 3)
 		return;
-	if (nsx_join_key(key, sizeof key) < 0) {
+	if (join_key(key, sizeof key, 1) < 0) {
 		nsx_plan_cache(argc, argv); /* a rank of its own */
 		return;
 	}
@@ -527,6 +544,15 @@ void nsx_fastpath(int argc, char **argv)
 	close(fds[1]);
 	nsexec_apply(rep + 4, replen - 4);
 	nsx_die(EXIT_MPIWRAP, "the namespace keeper sent a plan without exec");
+}
+
+void nsx_fastpath(int argc, char **argv)
+{
+	fastpath(argc, argv);
+	if (spare_sock >= 0) { /* back to Go: no descriptor of ours left open */
+		close(spare_sock);
+		spare_sock = -1;
+	}
 }
 
 /* A squashfuse server that lives outside the container: detach, wait for the
