@@ -17,7 +17,7 @@ import (
 // multiarch triplet and takes $PLATFORM from uname.
 func NewResolver(root Root) (*Resolver, error) {
 	objects := map[string]*Object{}
-	r := &Resolver{Root: root, Platform: unameMachine(), objects: &objects}
+	r := &Resolver{Root: root, Platform: unameMachine(), objects: &objects, fs: newFSMemo()}
 	hp, err := root.HostPath("/etc/ld.so.cache")
 	if err != nil {
 		return nil, fmt.Errorf("open ld.so.cache: %w", err)

@@ -61,8 +61,12 @@ func (o *Object) Name() string {
 }
 
 // ReadObject reads the dynamic information of path inside root.
-func ReadObject(root Root, path string) (*Object, error) {
-	real, r, err := root.openReal(path)
+func ReadObject(root Root, path string) (*Object, error) { return readObject(root, path, nil) }
+
+// readObject is ReadObject with paths in root resolved through vfs (nil:
+// the os package).
+func readObject(root Root, path string, vfs *fsMemo) (*Object, error) {
+	real, r, err := root.openReal(path, vfs)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func ReadObject(root Root, path string) (*Object, error) {
 // path resolved once for both (root.Real, then root.Open of the result,
 // would resolve it twice, each one an lstat per component). Errors are
 // ReadObject's.
-func (r Root) openReal(path string) (real string, f *os.File, err error) {
+func (r Root) openReal(path string, vfs *fsMemo) (real string, f *os.File, err error) {
 	if r.isSlash() {
 		if real, err = r.Real(path); err != nil {
 			return "", nil, fmt.Errorf("read ELF object: %w", err)
@@ -92,7 +96,12 @@ func (r Root) openReal(path string) (real string, f *os.File, err error) {
 		}
 		return real, f, nil
 	}
-	hp, real, err := r.join(path)
+	var hp string
+	if vfs != nil {
+		hp, real, err = r.joinVFS(path, vfs)
+	} else {
+		hp, real, err = r.join(path)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("read ELF object: %w", err)
 	}

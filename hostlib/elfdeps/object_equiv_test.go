@@ -167,15 +167,32 @@ func refReadObject(root Root, path string) (*Object, error) {
 	return o, nil
 }
 
+// memoResolvers are Resolvers whose memos last for a whole test, one per
+// root, so that later paths are resolved through what earlier ones left.
+var memoResolvers = map[Root]*Resolver{}
+
 func sameRead(t *testing.T, root Root, path string) {
 	t.Helper()
-	got, gerr := ReadObject(root, path)
 	want, werr := refReadObject(root, path)
-	if fmt.Sprint(gerr) != fmt.Sprint(werr) {
-		t.Fatalf("ReadObject(%s, %s): error %v, want %v", root, path, gerr, werr)
+	r := memoResolvers[root]
+	if r == nil {
+		r = &Resolver{Root: root, objects: &map[string]*Object{}, fs: newFSMemo()}
+		memoResolvers[root] = r
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("ReadObject(%s, %s)\n got %+v\nwant %+v", root, path, got, want)
+	for _, read := range []struct {
+		name string
+		fn   func(Root, string) (*Object, error)
+	}{
+		{"ReadObject", ReadObject},
+		{"Resolver.Read", func(_ Root, p string) (*Object, error) { return r.Read(p) }},
+	} {
+		got, gerr := read.fn(root, path)
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) {
+			t.Fatalf("%s(%s, %s): error %v, want %v", read.name, root, path, gerr, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s(%s, %s)\n got %+v\nwant %+v", read.name, root, path, got, want)
+		}
 	}
 }
 

@@ -37,6 +37,9 @@ type Resolver struct {
 	// NewResolver sets it; a zero Resolver reads every time. Not safe for
 	// concurrent use.
 	objects *map[string]*Object
+	// fs memoizes what resolving paths in Root asks of the file system,
+	// alongside objects.
+	fs *fsMemo
 }
 
 // OverlayFile is a file of another root that a Resolver sees at some
@@ -62,7 +65,7 @@ func (r *Resolver) Read(path string) (*Object, error) {
 	if o, ok := (*r.objects)[path]; ok {
 		return o, nil
 	}
-	o, err := ReadObject(r.Root, path)
+	o, err := readObject(r.Root, path, r.fs)
 	if err != nil {
 		return nil, err
 	}

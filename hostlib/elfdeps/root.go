@@ -50,8 +50,12 @@ func (r Root) Real(p string) (string, error) {
 
 // join resolves p inside a root other than "/": its path on this machine
 // and inside the root, every symlink followed; neither need exist.
-func (r Root) join(p string) (host, real string, err error) {
-	hp, err := securejoin.SecureJoin(string(r), p)
+func (r Root) join(p string) (host, real string, err error) { return r.joinVFS(p, nil) }
+
+// joinVFS is join with what SecureJoin asks of the file system answered
+// by vfs (nil: the os package).
+func (r Root) joinVFS(p string, vfs securejoin.VFS) (host, real string, err error) {
+	hp, err := securejoin.SecureJoinVFS(string(r), p, vfs)
 	if err != nil {
 		return "", "", fmt.Errorf("resolve %s in %s: %w", p, r, err)
 	}
@@ -99,3 +103,45 @@ func (r Root) Glob(pattern string) ([]string, error) {
 }
 
 func (r Root) isSlash() bool { return r == "" || filepath.Clean(string(r)) == "/" }
+
+// fsMemo is a securejoin.VFS that asks the os package once per path: a
+// Resolver resolves dozens of paths through the same few directories
+// (/lib -> usr/lib, /lib/x86_64-linux-gnu, ...), an lstat per component
+// each. Like the Resolver's memo of objects, it takes the tree to stay
+// as it is while one plan is made.
+type fsMemo struct {
+	lstat map[string]lstatResult
+	link  map[string]linkResult
+}
+
+type lstatResult struct {
+	fi  os.FileInfo
+	err error
+}
+
+type linkResult struct {
+	dest string
+	err  error
+}
+
+func newFSMemo() *fsMemo {
+	return &fsMemo{lstat: map[string]lstatResult{}, link: map[string]linkResult{}}
+}
+
+func (m *fsMemo) Lstat(name string) (os.FileInfo, error) {
+	r, ok := m.lstat[name]
+	if !ok {
+		r.fi, r.err = os.Lstat(name)
+		m.lstat[name] = r
+	}
+	return r.fi, r.err
+}
+
+func (m *fsMemo) Readlink(name string) (string, error) {
+	r, ok := m.link[name]
+	if !ok {
+		r.dest, r.err = os.Readlink(name)
+		m.link[name] = r
+	}
+	return r.dest, r.err
+}

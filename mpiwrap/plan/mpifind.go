@@ -233,20 +233,30 @@ func (f *mpiFinder) fromCache(argv []string) MPIClient {
 	if r == nil || r.Cache == nil {
 		return MPIClient{Family: FamilyUnknown, Why: what + " loads no MPI library that could be found, and the image has no ld.so.cache"}
 	}
+	// Which library stands for each MPI depends on the names alone; the
+	// closure of the one chosen tells more (PMIx), and is only read when
+	// it decides: an image with both MPIs is ambiguous whatever they load.
 	found := map[MPIFamily]MPIClient{}
+	paths := map[MPIFamily]string{}
 	for _, e := range r.Cache.Entries {
 		c := ClassifyClosure([]string{e.Key})
 		if c.Family == FamilyUnknown || !betterLibrary(found[c.Family].Library, e.Key) {
 			continue
 		}
-		if full := f.closure(e.Value); full.Family == c.Family {
-			c = full
-		}
 		c.Library = e.Key
-		found[c.Family] = c
+		found[c.Family], paths[c.Family] = c, e.Value
 	}
 	mpich, hasMPICH := found[FamilyMPICH]
 	ompi, hasOMPI := found[FamilyOpenMPI]
+	if hasMPICH != hasOMPI {
+		for fam, c := range found {
+			if full := f.closure(paths[fam]); full.Family == c.Family {
+				full.Library = c.Library
+				found[fam] = full
+			}
+		}
+		mpich, ompi = found[FamilyMPICH], found[FamilyOpenMPI]
+	}
 	switch {
 	case hasMPICH && hasOMPI:
 		return MPIClient{Family: FamilyUnknown, Ambiguous: true,
