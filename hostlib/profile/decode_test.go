@@ -1,6 +1,9 @@
 package profile
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,6 +103,21 @@ value = "/opt/bin"
 }
 
 func TestBuiltinsParse(t *testing.T) {
+	// Load leaves the embedded files to be parsed when needed, and a
+	// broken one would panic there: each must parse.
+	entries, err := builtinFS.ReadDir("builtin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := builtinFS.ReadFile("builtin/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(profileName(e.Name()), "builtin:"+e.Name(), data); err != nil {
+			t.Errorf("%s: %v", e.Name(), err)
+		}
+	}
 	s, err := Load(Roots{})
 	if err != nil {
 		t.Fatal(err)
@@ -159,4 +177,31 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("malformed error %q", err)
 		}
 	})
+}
+
+// A site file overrides an embedded profile that was never parsed.
+func TestSiteOverridesLazyBuiltin(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mpich.toml"), []byte("description = \"site mpich\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Roots{SiteDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := s.Get("mpich"); !ok || p.Description != "site mpich" {
+		t.Fatalf("Get(mpich) = %+v, %v; want the site's", p, ok)
+	}
+	for _, l := range s.List() {
+		if l.Name == "mpich" && (l.Source != filepath.Join(dir, "mpich.toml") || !slices.Equal(l.Overrides, []string{"builtin:mpich.toml"})) {
+			t.Fatalf("List: %+v", l)
+		}
+		if l.Name == "ucx" && (l.Source != "builtin:ucx.toml" || l.Description == "") {
+			t.Fatalf("List: %+v", l)
+		}
+	}
+	ps, err := s.Select([]string{"ucx", "mpich"}, nil)
+	if err != nil || len(ps) != 2 || ps[0].Name != "ucx" || ps[0].Source != "builtin:ucx.toml" || ps[1].Description != "site mpich" {
+		t.Fatalf("Select = %+v, %v", ps, err)
+	}
 }

@@ -48,6 +48,10 @@ func DefaultRoots(getenv func(string) string) Roots {
 // Set is every profile that is known, after overrides.
 type Set struct {
 	profiles map[string]*Profile
+	// builtins are the embedded profiles not parsed yet, by name: most
+	// runs select none or one of them, and parsing all of them was most
+	// of what planning spent on profiles. Tests make sure they parse.
+	builtins map[string]builtinFile
 	// overridden maps a name to the sources it replaced, oldest first.
 	overridden map[string][]string
 	defaults   []string
@@ -57,6 +61,12 @@ type Set struct {
 	broken []brokenFile
 	// warnings say what loading skipped.
 	warnings []string
+}
+
+// builtinFile is an embedded profile file, parsed when first needed.
+type builtinFile struct {
+	source string
+	data   []byte
 }
 
 // brokenFile is a user-level profile file that failed to load.
@@ -78,17 +88,17 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // profile and fails only a Select that could need it; both are listed
 // by Warnings.
 func Load(roots Roots) (*Set, error) {
-	s := &Set{profiles: map[string]*Profile{}, overridden: map[string][]string{}}
+	s := &Set{profiles: map[string]*Profile{}, builtins: map[string]builtinFile{}, overridden: map[string][]string{}}
 	if !roots.NoBuiltin {
-		b := roots.Builtin
-		if b == nil {
+		b, embedded := roots.Builtin, roots.Builtin == nil
+		if embedded {
 			sub, err := fs.Sub(builtinFS, "builtin")
 			if err != nil {
 				return nil, fmt.Errorf("load built-in profiles: %w", err)
 			}
 			b = sub
 		}
-		if err := s.loadFS(b, ".", "builtin:"); err != nil {
+		if err := s.loadFS(b, ".", "builtin:", embedded); err != nil {
 			return nil, err
 		}
 	}
@@ -160,8 +170,9 @@ func brokenScope(name string) string {
 	return "profile " + name
 }
 
-// loadFS loads the *.toml files of one directory in name order.
-func (s *Set) loadFS(fsys fs.FS, dir, prefix string) error {
+// loadFS loads the *.toml files of one directory in name order; lazy
+// ones (the embedded built-ins) are parsed when first needed.
+func (s *Set) loadFS(fsys fs.FS, dir, prefix string, lazy bool) error {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return fmt.Errorf("load profiles from %s: %w", strings.TrimSuffix(prefix, "/"), err)
@@ -174,7 +185,12 @@ func (s *Set) loadFS(fsys fs.FS, dir, prefix string) error {
 		if err != nil {
 			return fmt.Errorf("load profile %s%s: %w", prefix, e.Name(), err)
 		}
-		if err := s.add(prefix+e.Name(), data); err != nil {
+		if lazy {
+			err = s.addBuiltin(prefix+e.Name(), data)
+		} else {
+			err = s.add(prefix+e.Name(), data)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -195,31 +211,88 @@ func profileName(source string) string {
 }
 
 func (s *Set) add(source string, data []byte) error {
-	name := profileName(source)
-	if !nameRE.MatchString(name) {
-		return fmt.Errorf("load profile %s: name %q must start with a letter or digit and use only letters, digits, '.', '_' and '-'", source, name)
+	name, err := checkName(source)
+	if err != nil {
+		return err
 	}
 	p, err := Parse(name, source, data)
 	if err != nil {
 		return err
 	}
-	if old, ok := s.profiles[name]; ok {
-		s.overridden[name] = append(s.overridden[name], old.Source)
-	}
+	s.replace(name)
 	s.profiles[name] = p
 	return nil
 }
 
-// Get returns the profile called name.
-func (s *Set) Get(name string) (*Profile, bool) {
-	p, ok := s.profiles[name]
-	return p, ok
+// addBuiltin is add for an embedded file, which is parsed when needed.
+func (s *Set) addBuiltin(source string, data []byte) error {
+	name, err := checkName(source)
+	if err != nil {
+		return err
+	}
+	s.replace(name)
+	s.builtins[name] = builtinFile{source: source, data: data}
+	return nil
 }
+
+func checkName(source string) (string, error) {
+	name := profileName(source)
+	if !nameRE.MatchString(name) {
+		return "", fmt.Errorf("load profile %s: name %q must start with a letter or digit and use only letters, digits, '.', '_' and '-'", source, name)
+	}
+	return name, nil
+}
+
+// replace notes that the profile called name, if any, is overridden.
+func (s *Set) replace(name string) {
+	if old, ok := s.profiles[name]; ok {
+		s.overridden[name] = append(s.overridden[name], old.Source)
+	}
+	if old, ok := s.builtins[name]; ok {
+		s.overridden[name] = append(s.overridden[name], old.source)
+		delete(s.builtins, name)
+	}
+}
+
+// has says whether a profile called name is known.
+func (s *Set) has(name string) bool {
+	_, ok := s.profiles[name]
+	if !ok {
+		_, ok = s.builtins[name]
+	}
+	return ok
+}
+
+// profile returns the profile called name, parsing an embedded one the
+// first time. An embedded profile that does not parse is a broken build
+// (TestBuiltinsParse), not something a run can mend: it panics.
+func (s *Set) profile(name string) (*Profile, bool) {
+	if p, ok := s.profiles[name]; ok {
+		return p, true
+	}
+	b, ok := s.builtins[name]
+	if !ok {
+		return nil, false
+	}
+	p, err := Parse(name, b.source, b.data)
+	if err != nil {
+		panic(fmt.Sprintf("mpiwrap was built with a broken built-in profile: %v", err))
+	}
+	delete(s.builtins, name)
+	s.profiles[name] = p
+	return p, true
+}
+
+// Get returns the profile called name.
+func (s *Set) Get(name string) (*Profile, bool) { return s.profile(name) }
 
 // Names returns all profile names, sorted.
 func (s *Set) Names() []string {
-	names := make([]string, 0, len(s.profiles))
+	names := make([]string, 0, len(s.profiles)+len(s.builtins))
 	for n := range s.profiles {
+		names = append(names, n)
+	}
+	for n := range s.builtins {
 		names = append(names, n)
 	}
 	sort.Strings(names)

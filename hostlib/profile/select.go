@@ -47,7 +47,7 @@ func (s *Set) loadSiteConfig(path string) error {
 		}
 	}
 	for _, name := range cfg.Profiles.Default {
-		if _, ok := s.profiles[name]; !ok && s.brokenFor(name) == nil { // a broken user file fails Select
+		if !s.has(name) && s.brokenFor(name) == nil { // a broken user file fails Select
 			return fmt.Errorf("load site config %s:%d: default profile %q: no such profile; known: %s",
 				path, pos.line("profiles.default", 0), name, strings.Join(s.Names(), ", "))
 		}
@@ -68,7 +68,7 @@ func (s *Set) loadSiteConfig(path string) error {
 // file defines is not an error.
 func (s *Set) Select(add, drop []string) ([]*Profile, error) {
 	for _, n := range append(slices.Clone(add), drop...) {
-		if _, ok := s.profiles[n]; !ok && n != "all" && s.brokenFor(n) == nil {
+		if !s.has(n) && n != "all" && s.brokenFor(n) == nil {
 			return nil, fmt.Errorf("select profile %q: no such profile; known: %s", n, strings.Join(s.Names(), ", "))
 		}
 	}
@@ -85,7 +85,8 @@ func (s *Set) Select(add, drop []string) ([]*Profile, error) {
 		if err := s.brokenFor(n); err != nil {
 			return nil, fmt.Errorf("select profile %q: %w", n, err)
 		}
-		out = append(out, s.profiles[n])
+		p, _ := s.profile(n)
+		out = append(out, p)
 	}
 	if err := s.brokenFor(""); err != nil && len(out) > 0 {
 		return nil, fmt.Errorf("select profiles %s: %w; fix or remove that file: its name is no profile name, so it may be meant for any of them",
@@ -127,7 +128,7 @@ type Listing struct {
 func (s *Set) List() []Listing {
 	var out []Listing
 	for _, n := range s.Names() {
-		p := s.profiles[n]
+		p, _ := s.profile(n)
 		out = append(out, Listing{
 			Name: n, Source: p.Source, Description: p.Description,
 			Default:   slices.Contains(s.defaults, n),
