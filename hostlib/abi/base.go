@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/mpiwrap/mpiwrap/hostlib/elfdeps"
 )
@@ -410,16 +411,19 @@ func advice(soname, version string) string {
 	return "a " + soname + " that provides " + version
 }
 
+// Compiled when first used, not when every mpiwrap process starts.
 var (
-	libcFileRE    = regexp.MustCompile(`^libc-(\d+\.\d+)\.so$`)
-	libcReleaseRE = regexp.MustCompile(`GNU C Library [^\n\x00]*release version (\d+\.\d+)`)
+	libcFileRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^libc-(\d+\.\d+)\.so$`) })
+	libcReleaseRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`GNU C Library [^\n\x00]*release version (\d+\.\d+)`)
+	})
 )
 
 // glibcRelease finds the glibc release of a libc: "libc-2.31.so" names
 // it before glibc 2.34; later ones only carry the banner that
 // gnu_get_libc_version() reports. Empty if neither is there.
 func glibcRelease(root elfdeps.Root, real string) string {
-	if m := libcFileRE.FindStringSubmatch(path.Base(real)); m != nil {
+	if m := libcFileRE().FindStringSubmatch(path.Base(real)); m != nil {
 		return m[1]
 	}
 	hp, err := root.HostPath(real)
@@ -430,7 +434,7 @@ func glibcRelease(root elfdeps.Root, real string) string {
 	if err != nil {
 		return ""
 	}
-	if m := libcReleaseRE.FindSubmatch(data); m != nil {
+	if m := libcReleaseRE().FindSubmatch(data); m != nil {
 		return string(m[1])
 	}
 	return ""

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -48,7 +49,10 @@ func parseErrorLine(pe toml.ParseError, src string) int {
 	return pe.Position.Line
 }
 
-var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: `)
+// tomlLine is compiled when an error needs it.
+var tomlLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: `)
+})
 
 // oneLine escapes line breaks so that every error stays one line.
 var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace
@@ -67,7 +71,7 @@ func tomlErrorText(what, source, src string, err error) string {
 		}
 		return fmt.Sprintf("%s %s:%d: %s", what, source, parseErrorLine(pe, src), msg)
 	}
-	if m := tomlLine.FindStringSubmatch(err.Error()); m != nil {
+	if m := tomlLine().FindStringSubmatch(err.Error()); m != nil {
 		msg := strings.TrimPrefix(err.Error(), m[0])
 		if m[2] != "" {
 			msg = fmt.Sprintf("key %q: %s", m[2], msg)

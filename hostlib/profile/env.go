@@ -2,7 +2,6 @@ package profile
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -40,11 +39,21 @@ func (e EnvEdit) String() string {
 	return fmt.Sprintf("%s %s=%q", e.Op, e.Name, e.Value)
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// validEnvName says whether name is a variable name: a letter or '_',
+// then letters, digits and '_' (^[A-Za-z_][A-Za-z0-9_]*$).
+func validEnvName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c != '_' && !(asciiAlnum(c) && (i > 0 || c > '9')) {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // validate checks an edit read from a file.
 func (e EnvEdit) validate(valueSet bool) error {
-	if !envName.MatchString(e.Name) {
+	if !validEnvName(e.Name) {
 		return fmt.Errorf("env name %q is not a valid variable name", e.Name)
 	}
 	switch e.Op {

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -77,7 +76,21 @@ type brokenFile struct {
 	err  error
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// validName says whether name is a profile name: a letter or digit, then
+// letters, digits, '.', '_' and '-' (^[A-Za-z0-9][A-Za-z0-9._-]*$).
+func validName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !asciiAlnum(c) && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return name != ""
+}
+
+func asciiAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // Load reads every profile from roots, in precedence order, and the site
 // default file. An invalid built-in, site-level or --profile-file file,
@@ -153,7 +166,7 @@ func (s *Set) loadDir(dir string, user bool) error {
 			continue
 		}
 		name := profileName(source)
-		if !nameRE.MatchString(name) {
+		if !validName(name) {
 			name = ""
 		}
 		s.broken = append(s.broken, brokenFile{name: name, err: err})
@@ -237,7 +250,7 @@ func (s *Set) addBuiltin(source string, data []byte) error {
 
 func checkName(source string) (string, error) {
 	name := profileName(source)
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return "", fmt.Errorf("load profile %s: name %q must start with a letter or digit and use only letters, digits, '.', '_' and '-'", source, name)
 	}
 	return name, nil

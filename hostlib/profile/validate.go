@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Tokens that strings may contain.
@@ -13,11 +14,13 @@ const (
 	TokenInjectDir = "{injectdir}"
 )
 
-var tokenRE = regexp.MustCompile(`\{[^{}]*\}`)
+// tokenRE is compiled when first used, not when every mpiwrap process
+// starts.
+var tokenRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{[^{}]*\}`) })
 
 // badToken returns the first unknown {token} in s, or "".
 func badToken(s string) string {
-	for _, t := range tokenRE.FindAllString(s, -1) {
+	for _, t := range tokenRE().FindAllString(s, -1) {
 		if t != TokenMultiarch && t != TokenInjectDir {
 			return t
 		}
