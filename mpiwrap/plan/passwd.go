@@ -3,21 +3,19 @@ package plan
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 )
 
 // readImageFile reads a small file inside a directory image, resolving
 // symlinks within the image so a link can never read a host file.
 func readImageFile(root, name string) (string, error) {
-	f, err := securejoin.OpenInRoot(root, name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	r, err := securejoin.Reopen(f, 0)
+	r, err := openInImage(root, name, unix.O_RDONLY)
 	if err != nil {
 		return "", err
 	}
@@ -28,12 +26,47 @@ func readImageFile(root, name string) (string, error) {
 
 // existsInImage reports whether a path resolves inside a directory image.
 func existsInImage(root, name string) bool {
-	f, err := securejoin.OpenInRoot(root, name)
+	f, err := openInImage(root, name, unix.O_PATH)
 	if err != nil {
 		return false
 	}
 	f.Close()
 	return true
+}
+
+// openInImage opens name in the directory image root, the kernel
+// resolving it with root as "/" (openat2 RESOLVE_IN_ROOT): what
+// securejoin.OpenInRoot does where the kernel has openat2, less the
+// readlink of /proc/self/fd that only names its result (and the procfs
+// handle it sets up for that, once a process), and less the reopen
+// through /proc for reading. Where openat2 can't be had, OpenInRoot.
+// flags is O_RDONLY or O_PATH.
+func openInImage(root, name string, flags int) (*os.File, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(dir)
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for range 8 {
+		fd, err := unix.Openat2(dir, name, &how)
+		switch err {
+		case nil:
+			return os.NewFile(uintptr(fd), filepath.Join(root, name)), nil
+		case unix.EINTR, unix.EAGAIN: // a rename raced the lookup
+			continue
+		case unix.ENOSYS, unix.EPERM, unix.EINVAL, unix.E2BIG: // no openat2 here (old kernel, seccomp)
+		default:
+			return nil, &os.PathError{Op: "openat2", Path: filepath.Join(root, name), Err: err}
+		}
+		break
+	}
+	f, err := securejoin.OpenInRoot(root, name)
+	if err != nil || flags == unix.O_PATH {
+		return f, err
+	}
+	defer f.Close()
+	return securejoin.Reopen(f, flags)
 }
 
 // Accounts generates /etc/passwd and /etc/group for the container: the
