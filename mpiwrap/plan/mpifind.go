@@ -117,13 +117,20 @@ func (f *mpiFinder) words(words []string, depth int) MPIClient {
 }
 
 // read returns a file's first bytes and, for a small text file, its text.
+// Of an ELF file only the magic number is read: file looks no further.
 func (f *mpiFinder) read(p string) (head, text []byte) {
 	r, err := f.root.Open(p)
 	if err != nil {
 		return nil, nil
 	}
 	defer r.Close()
-	data, _ := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	var magic [len(elf.ELFMAG)]byte
+	n, _ := io.ReadFull(r, magic[:])
+	if string(magic[:n]) == elf.ELFMAG {
+		return magic[:], nil
+	}
+	rest, _ := io.ReadAll(io.LimitReader(r, 1<<20+1-int64(n)))
+	data := append(magic[:n:n], rest...)
 	if len(data) > 1<<20 || bytes.IndexByte(data, 0) >= 0 {
 		return data[:min(len(data), 4)], nil
 	}
