@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // ErrNotCache is returned (wrapped) for data that is no ld.so.cache at all.
@@ -30,11 +31,14 @@ func Parse(data []byte) (*Cache, error) {
 	if len(data) > maxCacheFileSize {
 		return nil, fmt.Errorf("%w: %d bytes is too large", ErrNotCache, len(data))
 	}
+	// The names are substrings of one copy of the file, not a string
+	// each: a cache lists hundreds.
+	text := string(data)
 	if bytes.HasPrefix(data, []byte(magicOld)) {
-		return parseOld(data)
+		return parseOld(data, text)
 	}
 	if isNewHeader(data) {
-		return parseNew(data, 0)
+		return parseNew(data, text, 0)
 	}
 	return nil, fmt.Errorf("%w: unknown magic", ErrNotCache)
 }
@@ -44,7 +48,7 @@ func isNewHeader(b []byte) bool {
 }
 
 // parseOld handles "ld.so-1.7.0", preferring a new cache hidden after it.
-func parseOld(data []byte) (*Cache, error) {
+func parseOld(data []byte, text string) (*Cache, error) {
 	if len(data) < oldHeaderLen {
 		return nil, fmt.Errorf("%w: truncated old header", ErrNotCache)
 	}
@@ -55,14 +59,14 @@ func parseOld(data []byte) (*Cache, error) {
 	}
 	end := oldHeaderLen + int(n)*oldEntryLen
 	if off := align8(end); off+newHeaderLen < len(data) && isNewHeader(data[off:]) {
-		c, err := parseNew(data, off)
+		c, err := parseNew(data, text, off)
 		if err != nil {
 			return nil, err
 		}
 		c.Format = FormatCompat
 		return c, nil
 	}
-	strs := data[end:]
+	strs := text[end:]
 	c := &Cache{Format: FormatOld, Entries: make([]Entry, 0, n)}
 	for i := range int(n) {
 		e := data[oldHeaderLen+i*oldEntryLen:]
@@ -78,8 +82,8 @@ func parseOld(data []byte) (*Cache, error) {
 
 // parseNew decodes the new layout whose header starts at base. String
 // offsets count from base; extension offsets count from the file start.
-func parseNew(data []byte, base int) (*Cache, error) {
-	hdr := data[base:]
+func parseNew(data []byte, text string, base int) (*Cache, error) {
+	hdr, hdrText := data[base:], text[base:]
 	bo, err := byteOrder(hdr[28])
 	if err != nil {
 		return nil, err
@@ -89,13 +93,13 @@ func parseNew(data []byte, base int) (*Cache, error) {
 		return nil, fmt.Errorf("%w: %d entries do not fit in %d bytes", ErrNotCache, n, len(hdr))
 	}
 	c := &Cache{Format: FormatNew, Entries: make([]Entry, 0, n)}
-	subdirs, gen, err := parseExtensions(data, base, uint64(bo.Uint32(hdr[32:])), bo)
+	subdirs, gen, err := parseExtensions(data, hdrText, uint64(bo.Uint32(hdr[32:])), bo)
 	if err != nil {
 		return nil, err
 	}
 	c.Generator = gen
 	for i := range int(n) {
-		e, err := parseNewEntry(hdr, newHeaderLen+i*newEntryLen, bo, subdirs)
+		e, err := parseNewEntry(hdr, hdrText, newHeaderLen+i*newEntryLen, bo, subdirs)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
@@ -104,10 +108,10 @@ func parseNew(data []byte, base int) (*Cache, error) {
 	return c, nil
 }
 
-func parseNewEntry(hdr []byte, at int, bo binary.ByteOrder, subdirs []string) (Entry, error) {
+func parseNewEntry(hdr []byte, hdrText string, at int, bo binary.ByteOrder, subdirs []string) (Entry, error) {
 	raw := hdr[at : at+newEntryLen]
-	key, err1 := cstring(hdr, uint64(bo.Uint32(raw[4:])))
-	val, err2 := cstring(hdr, uint64(bo.Uint32(raw[8:])))
+	key, err1 := cstring(hdrText, uint64(bo.Uint32(raw[4:])))
+	val, err2 := cstring(hdrText, uint64(bo.Uint32(raw[8:])))
 	if err := errors.Join(err1, err2); err != nil {
 		return Entry{}, err
 	}
@@ -140,7 +144,8 @@ func byteOrder(flags byte) (binary.ByteOrder, error) {
 }
 
 // parseExtensions reads the generator string and the glibc-hwcaps names.
-func parseExtensions(data []byte, base int, off uint64, bo binary.ByteOrder) ([]string, string, error) {
+// strs is the text from the new header on.
+func parseExtensions(data []byte, strs string, off uint64, bo binary.ByteOrder) ([]string, string, error) {
 	if off == 0 {
 		return nil, "", nil
 	}
@@ -167,7 +172,7 @@ func parseExtensions(data []byte, base int, off uint64, bo binary.ByteOrder) ([]
 		case tagGenerator:
 			gen = string(body)
 		case tagGlibcHwcaps:
-			names, err := hwcapsNames(data[base:], body, bo)
+			names, err := hwcapsNames(strs, body, bo)
 			if err != nil {
 				return nil, "", err
 			}
@@ -179,7 +184,7 @@ func parseExtensions(data []byte, base int, off uint64, bo binary.ByteOrder) ([]
 
 // hwcapsNames resolves the uint32 string offsets (relative to the new
 // header) of the glibc-hwcaps section.
-func hwcapsNames(strs, body []byte, bo binary.ByteOrder) ([]string, error) {
+func hwcapsNames(strs string, body []byte, bo binary.ByteOrder) ([]string, error) {
 	if len(body)%4 != 0 {
 		return nil, fmt.Errorf("glibc-hwcaps section size %d is not a multiple of 4", len(body))
 	}
@@ -195,16 +200,16 @@ func hwcapsNames(strs, body []byte, bo binary.ByteOrder) ([]string, error) {
 }
 
 // cstring returns the NUL-terminated string at off in b.
-func cstring(b []byte, off uint64) (string, error) {
+func cstring(b string, off uint64) (string, error) {
 	if off >= uint64(len(b)) {
 		return "", fmt.Errorf("string offset %d out of range (%d bytes)", off, len(b))
 	}
 	s := b[off:]
-	end := bytes.IndexByte(s, 0)
+	end := strings.IndexByte(s, 0)
 	if end < 0 {
 		return "", fmt.Errorf("string at %d is not NUL-terminated", off)
 	}
-	return string(s[:end]), nil
+	return s[:end], nil
 }
 
 func align8(n int) int { return (n + 7) &^ 7 }
