@@ -37,7 +37,8 @@ type keeper struct {
 	failure string // why the namespace could not be built
 	joined  map[int32]bool
 	parsed  map[string]*plan.Spec // by cwd and argv: ranks mostly repeat one line
-	replies map[replyKey][]byte   // a rank's reply after its log label, by shape
+	replies map[replyKey][]byte   // a rank's reply after its log label, by what it depends on
+	shapes  map[string]shapeReply // the same by request shape (shapeKey), looked up first
 	reqBuf  []byte                // where requests are read, one at a time
 
 	ctx      context.Context // ends when the launcher is gone
@@ -56,7 +57,7 @@ func RunKeeper(parse ParseFunc) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*plan.Spec{}, replies: map[replyKey][]byte{}, ctx: ctx,
+	k := &keeper{parse: parse, joined: map[int32]bool{}, parsed: map[string]*plan.Spec{}, replies: map[replyKey][]byte{}, shapes: map[string]shapeReply{}, ctx: ctx,
 		fences: proxy.NewCache()}
 	k.failure = k.build()
 	quietStdio()
@@ -344,7 +345,67 @@ func (k *keeper) planRank(b []byte, passed []int) (uint32, []byte, *hostedRank) 
 	case 2:
 		req.pmiFd, req.stderrFd = passed[0], passed[1]
 	}
+	req.shape = shapeKey(req, len(passed))
+	if r, ok := k.shapes[req.shape]; ok {
+		return repOK, k.ownReply(rankFrom(req.env, r.rankVar), r.reply), nil
+	}
 	return k.planRequest(req)
+}
+
+// shapeKey is what a rank's request says apart from the values of the
+// variables that differ between the ranks of one step (launchenv.PerRank,
+// kept as their launchenv.Class): ranks of one step on a node share it,
+// and with it their reply but for the log label. It is checked before any
+// planning, so the keeper's answer to the 2nd to Nth rank is a lookup.
+func shapeKey(req *request, nfds int) string {
+	var b strings.Builder
+	b.Grow(len(req.cwd) + 64*(len(req.argv)+len(req.env)))
+	fmt.Fprintf(&b, "%s\x00%s\x00%d\x00%d", req.cwd, req.client, len(req.argv), nfds)
+	for _, a := range req.argv {
+		b.WriteByte(0)
+		b.WriteString(a)
+	}
+	for _, kv := range req.env {
+		b.WriteByte(0)
+		if name, value, ok := strings.Cut(kv, "="); ok && launchenv.PerRank[name] {
+			b.WriteString(name + "=" + launchenv.Class(value))
+		} else {
+			b.WriteString(kv)
+		}
+	}
+	return b.String()
+}
+
+// rankFrom reads a rank as launchenv.Detect does: the last NAME=VALUE of
+// name, as a whole number, else -1.
+func rankFrom(env []string, name string) int {
+	rank := -1
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok && name != "" {
+			if n, err := strconv.Atoi(v); err == nil {
+				rank = n
+			} else {
+				rank = -1
+			}
+		}
+	}
+	return rank
+}
+
+// shapeReply is a planned own-rank reply after its log label, and the
+// variable its rank is read from.
+type shapeReply struct {
+	rankVar string
+	reply   []byte
+}
+
+// ownReply is a rank's plan: its log label, then the reply of its shape.
+func (k *keeper) ownReply(rank int, reply []byte) []byte {
+	label := plan.Plan{Launcher: plan.Launcher{Rank: rank}}
+	ops := &nsexec.Plan{}
+	ops.Log(label.RankLabel(), false, k.leader.Image.Path)
+	ops.Append(reply)
+	return ops.Bytes()
 }
 
 func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
@@ -379,9 +440,6 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 	case mode == plan.PMIProxy && !proxied:
 		return repProxy, nil, nil
 	}
-	label := plan.Plan{Launcher: plan.Launcher{Rank: req.launcher().Rank}}
-	ops := &nsexec.Plan{}
-	ops.Log(label.RankLabel(), false, k.leader.Image.Path)
 	if !proxied { // the rank runs the program on its own environment
 		key := replyKey{spec, replySig(req)}
 		if _, ok := k.replies[key]; !ok {
@@ -391,9 +449,14 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 			}
 			k.replies[key] = reply
 		}
-		ops.Append(k.replies[key])
-		return repOK, ops.Bytes(), nil
+		if req.shape != "" {
+			k.shapes[req.shape] = shapeReply{req.launcher().RankVar, k.replies[key]}
+		}
+		return repOK, k.ownReply(req.launcher().Rank, k.replies[key]), nil
 	}
+	label := plan.Plan{Launcher: plan.Launcher{Rank: req.launcher().Rank}}
+	ops := &nsexec.Plan{}
+	ops.Log(label.RankLabel(), false, k.leader.Image.Path)
 	if plan.MountInputs(spec, req.env, req.cwd) != k.inputs {
 		return repError, k.mismatch(), nil
 	}

@@ -42,7 +42,7 @@ func testKeeper(mpi plan.MPIClient) *keeper {
 	leader := &plan.Plan{Image: plan.Image{Path: "/img", Kind: plan.ImageDir}, Cwd: "/w", MPI: mpi,
 		Warnings: []string{"the leader's warning"}}
 	return &keeper{parse: fakeParse, leader: leader, inputs: plan.MountInputs(leaderSpec, env, "/w"),
-		parsed: map[string]*plan.Spec{}, replies: map[replyKey][]byte{}}
+		parsed: map[string]*plan.Spec{}, replies: map[replyKey][]byte{}, shapes: map[string]shapeReply{}}
 }
 
 // The keeper's answer to each kind of rank, planned without a namespace:
@@ -145,5 +145,45 @@ func TestKeeperHostsProxiedRank(t *testing.T) {
 	}
 	if !slices.Contains(h.env, "PMI_FD=9") {
 		t.Fatalf("the session's upstream environment %q should name the launcher's PMI_FD", h.env)
+	}
+}
+
+// The 2nd to Nth rank of a shape are answered from k.shapes before any
+// planning, and get what planning would have given them: the same bytes
+// as a fresh keeper's planRequest, their own rank in the log label.
+func TestKeeperAnswersByRequestShape(t *testing.T) {
+	argv := []string{"mpiwrap", "run", "/img", "true"}
+	hydra := func(rank, fd string, extra ...string) []string {
+		return append([]string{"HOME=/h", "PMI_RANK=" + rank, "PMI_SIZE=4", "MPI_LOCALNRANKS=4",
+			"MPI_LOCALRANKID=" + rank, "PMI_FD=" + fd, "PATH=/bin"}, extra...)
+	}
+	k := testKeeper(plan.MPIClient{Family: "mpich"})
+	cases := []struct {
+		env    []string
+		shapes int // after it
+	}{
+		{hydra("0", "6"), 1},
+		{hydra("1", "8"), 1},
+		{hydra("3", "14"), 1},
+		{hydra("2", "9", "FOO=bar"), 2}, // another variable: another shape
+		{hydra("x", "9"), 3},            // a rank that is no number: another class
+		{hydra("2", "10", "FOO=bar"), 3},
+	}
+	for i, c := range cases {
+		b := encodeRequest("/w", "c", argv, c.env)[4:]
+		status, got, h := k.planRank(b, nil)
+		if h != nil || status != repOK {
+			t.Fatalf("request %d: status %d %q", i, status, got)
+		}
+		fresh := testKeeper(plan.MPIClient{Family: "mpich"})
+		_, want, _ := fresh.planRequest(&request{cwd: "/w", client: "c", argv: argv, env: c.env, pmiFd: -1, stderrFd: -1})
+		if !slices.Equal(got, want) || len(k.shapes) != c.shapes {
+			dg, _ := nsexec.Dump(got)
+			dw, _ := nsexec.Dump(want)
+			t.Fatalf("request %d: %d shapes, want %d; got\n%s\nwant\n%s", i, len(k.shapes), c.shapes, dg, dw)
+		}
+	}
+	if d, _ := nsexec.Dump(k.ownReply(rankFrom(hydra("3", "1"), "PMI_RANK"), nil)); !strings.HasPrefix(d, `log "3" `) {
+		t.Fatalf("label: %s", d)
 	}
 }

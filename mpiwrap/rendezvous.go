@@ -130,6 +130,7 @@ type request struct {
 	pmiFd       int // the launcher's PMI_FD, passed by a C client; -1 if not
 	stderrFd    int // the rank's stderr, passed with it; -1 if not
 	detected    *launchenv.Env
+	shape       string // shapeKey, set by the keeper
 }
 
 // launcher is what plan.RankOf and plan.HostOffer read from the rank's

@@ -49,6 +49,7 @@ type Env struct {
 	LocalRank int      // -1 when unknown
 	LocalSize int      // ranks of this step on this node; -1 when unknown
 	Source    []string // the variables Launcher to LocalSize were read from
+	RankVar   string   // the variable Rank was read from; "" when none
 	Step      string   // names the job step on this node; "" when none does
 	StepVars  []string // the variables Step was made from
 	Node      string   // Step qualified by network namespace and host name; "" with Step
@@ -70,6 +71,7 @@ func Detect(env []string, p Probes) Env {
 			continue
 		}
 		e.Launcher, e.Rank, e.Size, e.LocalRank = l.name, v.num(l.rank), v.num(l.size), v.num(l.localRank)
+		e.RankVar = l.rank
 		if n, ok := l.local(v); ok {
 			e.LocalSize = n
 		}

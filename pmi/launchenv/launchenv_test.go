@@ -1,6 +1,7 @@
 package launchenv
 
 import (
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"runtime"
@@ -281,4 +282,49 @@ func netNSCookie(t *testing.T) string {
 		}
 	}
 	return here
+}
+
+// TestPerRankOnlyRankDiffers checks PerRank's claim on random launcher
+// environments: two that differ only in PerRank values of the same Class
+// read alike but for Rank and LocalRank (and the PMI variables' own
+// values), as the keeper assumes when it plans ranks once per shape.
+func TestPerRankOnlyRankDiffers(t *testing.T) {
+	names := []string{"PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_ID", "PMI_PORT", "MPI_LOCALNRANKS", "MPI_LOCALRANKID",
+		"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
+		"SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_STEP_TASKS_PER_NODE",
+		"SLURM_NODEID", "PMIX_RANK", "PMIX_NAMESPACE", "PMIX_SERVER_URI41"}
+	values := [][]string{{""}, {"0", "3", "+7", "12"}, {"-1", "-4"}, {"x", "1x", " 2"}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(class []string) string { return class[rng.IntN(len(class))] }
+	for i := 0; i < 5000; i++ {
+		var a, b []string
+		for _, k := range names {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			class := values[rng.IntN(len(values))]
+			va := pick(class)
+			vb := va
+			if PerRank[k] {
+				vb = pick(class)
+			}
+			a, b = append(a, k+"="+va), append(b, k+"="+vb)
+		}
+		for _, trust := range []Probes{{}, {FDIsSocket: func(int) bool { return true }}} {
+			da, db := Detect(a, trust), Detect(b, trust)
+			same := func(e Env) Env {
+				e.Rank, e.LocalRank, e.OfferWhy = 0, 0, ""
+				e.PMI.FD, e.PMI.ID, e.PMI.Rank = 0, "", 0
+				return e
+			}
+			if !reflect.DeepEqual(same(da), same(db)) {
+				t.Fatalf("alike but for PerRank values, read differently:\n%q\n%+v\n%q\n%+v", a, da, b, db)
+			}
+		}
+	}
+	for v, want := range map[string]string{"": "e", "0": "n", "+3": "n", "-1": "-", "x": "x", "1 ": "x"} {
+		if got := Class(v); got != want {
+			t.Errorf("Class(%q) = %q, want %q", v, got, want)
+		}
+	}
 }

@@ -53,6 +53,41 @@ var launchers = []row{
 		steps: []stepRule{{[]string{"PMIX_NAMESPACE"}, prefixed("pmix:", "PMIX_NAMESPACE")}}},
 }
 
+// PerRank names the variables whose values differ between the ranks of
+// one step on a node: every row's rank and local rank, and hydra's PMI_FD
+// (each rank's own socket) and PMI_ID. Detect's launcher, sizes, step and
+// offer depend only on whether each is set, empty or a whole number
+// (Class), so ranks whose environments differ only in these values are
+// alike to it but for Rank and LocalRank. The keeper plans such ranks
+// once (mpiwrap/keeper.go); TestPerRankOnlyRankDiffers checks the claim.
+var PerRank = func() map[string]bool {
+	m := map[string]bool{"PMI_FD": true, "PMI_ID": true}
+	for _, l := range launchers {
+		for _, k := range []string{l.rank, l.localRank} {
+			if k != "" {
+				m[k] = true
+			}
+		}
+	}
+	return m
+}()
+
+// Class is what Detect makes of a PerRank value: "e" when empty, "n" for
+// a whole number >= 0 (as strconv.Atoi reads it), "-" for one below 0,
+// "x" for anything else.
+func Class(value string) string {
+	n, err := strconv.Atoi(value)
+	switch {
+	case value == "":
+		return "e"
+	case err != nil:
+		return "x"
+	case n < 0:
+		return "-"
+	}
+	return "n"
+}
+
 // source lists the variables a row's rank, size, local rank and local
 // size come from, leaving out those it does not set.
 func (r row) source() []string {
