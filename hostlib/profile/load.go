@@ -62,10 +62,11 @@ type Set struct {
 	warnings []string
 }
 
-// builtinFile is an embedded profile file, parsed when first needed.
+// builtinFile is an embedded profile file, read and parsed when first
+// needed.
 type builtinFile struct {
-	source string
-	data   []byte
+	source string // "builtin:mpich.toml"
+	path   string // in builtinFS
 }
 
 // brokenFile is a user-level profile file that failed to load.
@@ -102,16 +103,14 @@ func asciiAlnum(c byte) bool {
 // by Warnings.
 func Load(roots Roots) (*Set, error) {
 	s := &Set{profiles: map[string]*Profile{}, builtins: map[string]builtinFile{}, overridden: map[string][]string{}}
-	if !roots.NoBuiltin {
-		b, embedded := roots.Builtin, roots.Builtin == nil
-		if embedded {
-			sub, err := fs.Sub(builtinFS, "builtin")
-			if err != nil {
-				return nil, fmt.Errorf("load built-in profiles: %w", err)
-			}
-			b = sub
+	switch {
+	case roots.NoBuiltin:
+	case roots.Builtin == nil:
+		if err := s.loadEmbedded(); err != nil {
+			return nil, err
 		}
-		if err := s.loadFS(b, ".", "builtin:", embedded); err != nil {
+	default:
+		if err := s.loadFS(roots.Builtin, ".", "builtin:"); err != nil {
 			return nil, err
 		}
 	}
@@ -183,9 +182,26 @@ func brokenScope(name string) string {
 	return "profile " + name
 }
 
-// loadFS loads the *.toml files of one directory in name order; lazy
-// ones (the embedded built-ins) are parsed when first needed.
-func (s *Set) loadFS(fsys fs.FS, dir, prefix string, lazy bool) error {
+// loadEmbedded notes the embedded built-in profiles, in name order, to
+// be read and parsed when first needed.
+func (s *Set) loadEmbedded() error {
+	entries, err := builtinFS.ReadDir("builtin")
+	if err != nil {
+		return fmt.Errorf("load profiles from builtin: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".toml") {
+			continue
+		}
+		if err := s.addBuiltin("builtin:"+e.Name(), "builtin/"+e.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadFS loads the *.toml files of one directory in name order.
+func (s *Set) loadFS(fsys fs.FS, dir, prefix string) error {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return fmt.Errorf("load profiles from %s: %w", strings.TrimSuffix(prefix, "/"), err)
@@ -198,12 +214,7 @@ func (s *Set) loadFS(fsys fs.FS, dir, prefix string, lazy bool) error {
 		if err != nil {
 			return fmt.Errorf("load profile %s%s: %w", prefix, e.Name(), err)
 		}
-		if lazy {
-			err = s.addBuiltin(prefix+e.Name(), data)
-		} else {
-			err = s.add(prefix+e.Name(), data)
-		}
-		if err != nil {
+		if err := s.add(prefix+e.Name(), data); err != nil {
 			return err
 		}
 	}
@@ -238,13 +249,13 @@ func (s *Set) add(source string, data []byte) error {
 }
 
 // addBuiltin is add for an embedded file, which is parsed when needed.
-func (s *Set) addBuiltin(source string, data []byte) error {
+func (s *Set) addBuiltin(source, path string) error {
 	name, err := checkName(source)
 	if err != nil {
 		return err
 	}
 	s.replace(name)
-	s.builtins[name] = builtinFile{source: source, data: data}
+	s.builtins[name] = builtinFile{source: source, path: path}
 	return nil
 }
 
@@ -287,7 +298,11 @@ func (s *Set) profile(name string) (*Profile, bool) {
 	if !ok {
 		return nil, false
 	}
-	p, err := Parse(name, b.source, b.data)
+	var p *Profile
+	data, err := builtinFS.ReadFile(b.path)
+	if err == nil {
+		p, err = Parse(name, b.source, data)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("mpiwrap was built with a broken built-in profile: %v", err))
 	}
