@@ -29,12 +29,19 @@ func needBenchImage(b *testing.B) {
 	}
 }
 
+// benchEnv is the environment of rank 0 of `mpiexec.mpich -n 256` (hydra):
+// what the keeper plans with.
+func benchEnv() []string {
+	return append(os.Environ(), "HYDI_CONTROL_FD=7", "MPIR_CVAR_CH3_INTERFACE_HOSTNAME=vm",
+		"MPI_LOCALNRANKS=256", "MPI_LOCALRANKID=0", "PMI_FD=6", "PMI_RANK=0", "PMI_SIZE=256", "PATH="+benchPath)
+}
+
 // BenchmarkNewTrue is what a keeper pays once to plan `mpiexec -n 256
 // mpiwrap IMAGE /bin/true` under hydra (k.build: plan.New with the node's
 // network, the default profiles), the image's MPI looked up for --pmi=auto.
 func BenchmarkNewTrue(b *testing.B) {
 	needBenchImage(b)
-	env := append(os.Environ(), "PMI_FD=5", "PMI_RANK=0", "PMI_SIZE=256", "PATH="+benchPath)
+	env := benchEnv()
 	cwd, err := os.Getwd()
 	if err != nil {
 		b.Fatal(err)
@@ -97,8 +104,7 @@ func TestPlanOnceChild(t *testing.T) {
 	if os.Getenv("MPIWRAP_BENCH_PLAN_ONCE") == "" {
 		t.Skip("only as BenchmarkNewTrueCold's child")
 	}
-	env := append(os.Environ(), "PMI_FD=5", "PMI_RANK=0", "PMI_SIZE=256", "PATH="+benchPath)
-	h := NewHost(env, "/")
+	h := NewHost(benchEnv(), "/")
 	h.Network = netinject.Node{}
 	spec := &Spec{Image: benchImage, Command: []string{"/bin/true"}}
 	before := processCPU(t)
