@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // rooted joins a path of the real machine (such as "/sys/class/net") under
@@ -59,15 +61,62 @@ func dirNames(dir string) []string {
 // kernel reports none (a down link answers EINVAL, loopback has none, some
 // drivers write -1). sysfs shows the network namespace of whoever mounted
 // it, which need not be the caller's: the speed counts only when sysfs
-// names the same link, that is when its ifindex matches netlink's.
+// names the same link, that is when its ifindex matches netlink's. The
+// link's directory is looked up once for both attributes: every mpiwrap
+// job plans its fabric, and these lookups through the class symlink were
+// most of the CPU the node's links cost.
 func linkSpeed(sysRoot, name string, index int) int {
-	dir := rooted(sysRoot, filepath.Join("/sys/class/net", name))
-	if idx, ok := readIntAttr(filepath.Join(dir, "ifindex")); !ok || idx != index {
+	dir, err := unix.Open(rooted(sysRoot, filepath.Join("/sys/class/net", name)), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return -1
 	}
-	speed, ok := readIntAttr(filepath.Join(dir, "speed"))
+	defer unix.Close(dir)
+	if idx, ok := intAttrAt(dir, "ifindex"); !ok || idx != index {
+		return -1
+	}
+	speed, ok := intAttrAt(dir, "speed")
 	if !ok || speed <= 0 {
 		return -1
 	}
 	return speed
+}
+
+// intAttrAt is readIntAttr for the attribute name in the directory dir.
+func intAttrAt(dir int, name string) (int, bool) {
+	b, ok := readAt(dir, name)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n, err == nil
+}
+
+// readAt reads the file name in the directory dir to its end, as
+// os.ReadFile does, without a stat: a sysfs attribute is a few bytes.
+func readAt(dir int, name string) ([]byte, bool) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, false
+	}
+	defer unix.Close(fd)
+	var buf [64]byte
+	b := buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, false
+		case n == 0:
+			return b, true
+		}
+		b = b[:len(b)+n]
+	}
 }
