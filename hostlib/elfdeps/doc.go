@@ -3,11 +3,14 @@
 //
 // # Reading objects
 //
-// [ReadObject] uses debug/elf to collect DT_SONAME, DT_NEEDED, DT_RPATH,
-// DT_RUNPATH, DF_1_NODEFLIB, the ELF class and machine (as ld.so.cache
-// flags), and the symbol versions the object needs (.gnu.version_r) and
-// defines (.gnu.version_d), which it decodes itself to avoid reading the
-// symbol table. [Exports] and [Imports] list dynamic symbols for the ABI
+// [ReadObject] uses debug/elf for the headers and collects DT_SONAME,
+// DT_NEEDED, DT_RPATH, DT_RUNPATH, DF_1_NODEFLIB, the ELF class and
+// machine (as ld.so.cache flags), and the symbol versions the object
+// needs (.gnu.version_r) and defines (.gnu.version_d). It decodes the
+// dynamic and version sections itself, reading the dynamic section once
+// and of the string table only the blocks that hold those names, where
+// debug/elf would read the symbol table and the whole string table at
+// each call. [Exports] and [Imports] list dynamic symbols for the ABI
 // checks. A [Resolver] made by [NewResolver] reads each file once.
 //
 // # Search order

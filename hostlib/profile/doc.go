@@ -9,7 +9,9 @@
 // [Load] reads, in this order, and a later file with the same name
 // replaces an earlier one:
 //
-//  1. the built-in profiles embedded from builtin/*.toml;
+//  1. the built-in profiles embedded from builtin/*.toml (parsed when a
+//     run first needs one: most select none or one, and parsing all six
+//     was most of what planning spent on profiles);
 //  2. Roots.SiteDir, normally /etc/mpiwrap/profiles.d;
 //  3. Roots.UserDir, $XDG_CONFIG_HOME/mpiwrap/profiles.d or
 //     ~/.config/mpiwrap/profiles.d;
@@ -26,10 +28,12 @@
 //
 // # Broken and unreadable files
 //
-// The built-in profiles, Roots.SiteDir, Roots.SiteConfig and Roots.Files
-// belong to the site or to the command line: a directory there that
-// can't be read, or a file that can't be read or parsed, fails [Load]
-// with the directory and the reason, or with file:line and the key.
+// Roots.SiteDir, Roots.SiteConfig and Roots.Files belong to the site or
+// to the command line: a directory there that can't be read, or a file
+// that can't be read or parsed, fails [Load] with the directory and the
+// reason, or with file:line and the key. So does a built-in profile from
+// Roots.Builtin; the embedded ones are part of the binary, and a test
+// makes sure each parses.
 //
 // Roots.UserDir is the user's own, and one mistake there must not stop
 // every run:
