@@ -264,8 +264,8 @@ func netNSCookie(t *testing.T) string {
 		return "netns:" + strconv.FormatUint(c, 10)
 	}
 	here := cookie()
-	if netNS() != here || netNS() != here {
-		t.Fatalf("netNS() = %q, want %q", netNS(), here)
+	if a, b := netNS(), netNS(); a != here || b != here {
+		t.Fatalf("netNS() = %q, then %q, want %q", a, b, here)
 	}
 	if os.Geteuid() == 0 { // a thread of its own in a new network namespace
 		other := make(chan string)
