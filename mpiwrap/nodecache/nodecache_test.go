@@ -196,3 +196,21 @@ func TestLdCacheRefusesOpenDirectory(t *testing.T) {
 		t.Fatalf("got %+v, %v", e, err)
 	}
 }
+
+// The C replay's file identities are fileid.Of's, for every kind of file
+// and for times before 1970 and with nanoseconds that need padding.
+func TestFileIdentityCMatchesGo(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old")
+	if err := os.WriteFile(old, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(old, time.Unix(1234567890, 5), time.Unix(-86400*3, 7)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{old, dir, "/dev/null", "/proc/self/exe", "/", filepath.Join(dir, "missing")} {
+		if c, g := nsexec.FileIdentityC(p), fileid.Of(p); c != g {
+			t.Errorf("%s: C %q, Go %q", p, c, g)
+		}
+	}
+}

@@ -19,6 +19,7 @@ package nsexec
 #cgo CFLAGS: -std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter
 #include <stdlib.h>
 #include "nsexec.h"
+void nsx_file_identity(const char *path, char *out, size_t len);
 */
 import "C"
 
@@ -126,6 +127,16 @@ func SocketPathAtC(prefix, key string) (string, bool) {
 		return "", false
 	}
 	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
+}
+
+// FileIdentityC is the identity the C replay checks a plan's input by,
+// which must be internal/fileid's Of.
+func FileIdentityC(path string) string {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	buf := make([]byte, 256)
+	C.nsx_file_identity(cp, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
 }
 
 // CachedPlanC is the plan that the C replay would run for argv in this
