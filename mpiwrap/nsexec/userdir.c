@@ -40,21 +40,26 @@ static int add(struct nsx_dirs *d, int n)
 	return 0;
 }
 
-/* The series of prefix + uid: the name, then name.1 to name.(LEN-1). */
+/* The series of prefix + uid: the name, then name.1 to name.(LEN-1)
+ * (NSX_SERIES_SUFFIX), built by hand: every rank of a wide job makes them. */
 int nsx_dirs_series(struct nsx_dirs *d, const char *prefix)
 {
 	char base[NSX_DIR_MAX];
 	int n = snprintf(base, sizeof base, "%s%u", prefix, getuid());
 
-	if (n < 0 || (size_t)n >= sizeof base)
+	_Static_assert(NSX_SERIES_LEN <= 10, "one-digit series suffixes");
+	if (n < 0 || (size_t)n + 3 > sizeof base)
 		return -1;
 	for (int i = 0; i < NSX_SERIES_LEN; i++) {
 		char *out = d->path[d->n];
 
-		n = i == 0 ? snprintf(out, NSX_DIR_MAX, "%s", base) :
-			     snprintf(out, NSX_DIR_MAX, "%s" NSX_SERIES_SUFFIX, base, i);
-		if (add(d, n) < 0)
+		if (add(d, n + (i ? 2 : 0)) < 0)
 			return -1;
+		memcpy(out, base, (size_t)n);
+		if (i == 0)
+			out[n] = '\0';
+		else
+			out[n] = '.', out[n + 1] = (char)('0' + i), out[n + 2] = '\0';
 	}
 	return 0;
 }
@@ -171,8 +176,16 @@ int nsx_socket_in(const char *dir, const char *key, char *out, size_t len)
 		h ^= (unsigned char)*p;
 		h *= 1099511628211ULL;
 	}
-	return (size_t)snprintf(out, len, "%s/%016llx.sock", dir, (unsigned long long)h) >= len ?
-		       -1 : 0;
+	size_t n = strlen(dir);
+
+	if (n + 1 + 16 + 5 + 1 > len)
+		return -1;
+	memcpy(out, dir, n); /* dir/%016llx.sock, by hand as above */
+	out[n++] = '/';
+	for (int i = 15; i >= 0; i--)
+		out[n++] = "0123456789abcdef"[(h >> (4 * i)) & 0xf];
+	memcpy(out + n, ".sock", 6);
+	return 0;
 }
 
 int nsx_user_dir(const char *prefix, int create, char *out, size_t len)
