@@ -106,7 +106,7 @@ func TestClusterMpiwrap(t *testing.T) {
 	t.Run("exchange-crosses-veth", func(t *testing.T) { testWrappedExchange(t, c, w, imgs[0]) })
 	t.Run("rank-killed-ends-job", func(t *testing.T) { testKilledRank(t, c, w, imgs[0]) })
 	for _, h := range c.Hosts() {
-		if left, err := c.Leftovers(h); err != nil || len(left) != 0 {
+		if left, err := c.Leftovers(h); err != nil || len(unexplained(t, h, left)) != 0 {
 			t.Errorf("left on %s: %q (%v)", h, left, err)
 		}
 	}
