@@ -250,13 +250,19 @@ func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 }
 
 // acceptRank accepts one connection as a blocking, close-on-exec
-// descriptor, waiting in the poller.
+// descriptor, waiting in the poller only when none is queued: the poller
+// is edge-triggered, so after an aborted connection (or EINTR) it tries
+// again at once, as net.Listener does, or a queued rank would wait for
+// the next one to arrive.
 func acceptRank(rc syscall.RawConn) (int, error) {
 	conn, aerr := -1, error(nil)
 	err := rc.Read(func(fd uintptr) bool {
-		conn, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
-		return !errors.Is(aerr, unix.EAGAIN) && !errors.Is(aerr, unix.EINTR) &&
-			!errors.Is(aerr, unix.ECONNABORTED)
+		for {
+			conn, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
+			if !errors.Is(aerr, unix.EINTR) && !errors.Is(aerr, unix.ECONNABORTED) {
+				return !errors.Is(aerr, unix.EAGAIN)
+			}
+		}
 	})
 	if err != nil {
 		return -1, err
