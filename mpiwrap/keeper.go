@@ -366,7 +366,10 @@ func (k *keeper) planRank(b []byte, passed []int) (uint32, []byte, *hostedRank) 
 func shapeKey(req *request, nfds int) string {
 	var b strings.Builder
 	b.Grow(len(req.cwd) + 64*(len(req.argv)+len(req.env)))
-	fmt.Fprintf(&b, "%s\x00%s\x00%d\x00%d", req.cwd, req.client, len(req.argv), nfds)
+	for _, f := range []string{req.cwd, req.client, strconv.Itoa(len(req.argv)), strconv.Itoa(nfds)} {
+		b.WriteString(f)
+		b.WriteByte(0)
+	}
 	for _, a := range req.argv {
 		b.WriteByte(0)
 		b.WriteString(a)
@@ -374,7 +377,9 @@ func shapeKey(req *request, nfds int) string {
 	for _, kv := range req.env {
 		b.WriteByte(0)
 		if name, value, ok := strings.Cut(kv, "="); ok && launchenv.PerRank[name] {
-			b.WriteString(name + "=" + launchenv.Class(value))
+			b.WriteString(name)
+			b.WriteByte('=')
+			b.WriteString(launchenv.Class(value))
 		} else {
 			b.WriteString(kv)
 		}
@@ -386,8 +391,12 @@ func shapeKey(req *request, nfds int) string {
 // name, as a whole number, else -1.
 func rankFrom(env []string, name string) int {
 	rank := -1
+	if name == "" {
+		return rank
+	}
+	prefix := name + "="
 	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok && name != "" {
+		if v, ok := strings.CutPrefix(kv, prefix); ok {
 			if n, err := strconv.Atoi(v); err == nil {
 				rank = n
 			} else {
