@@ -41,6 +41,12 @@ type keeper struct {
 	shapes  map[string]shapeReply // the same by request shape (shapeKey), looked up first
 	reqBuf  []byte                // where requests are read, one at a time
 
+	size        int              // the local ranks it waits for (0: until the launcher is gone)
+	direct      *directJoin      // the shapes published for ranks to join without asking
+	directTried bool             // whether startDirect ran
+	unpublished []publishedShape // planned while answering, published once the reply is out
+	wake        func()           // makes serve look at the count again
+
 	ctx      context.Context // ends when the launcher is gone
 	sessions sync.WaitGroup  // hosted ranks' PMI proxies, served ranks and their server
 	fences   *proxy.Cache    // their batched fences' data, read once
@@ -70,6 +76,8 @@ func RunKeeper(parse ParseFunc) int {
 	for _, fd := range k.nsfds { // the ranks keep the namespace alive now
 		unix.Close(fd)
 	}
+	k.reportCounts()
+	k.direct.stop()
 	go func() { <-gone; cancel() }()
 	k.sessions.Wait()
 	if k.served != nil {
@@ -220,6 +228,7 @@ func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 	if k.leader != nil && k.leader.Join.Shared {
 		size = k.leader.Join.Size
 	}
+	k.size = size
 	if unix.SetNonblock(listener, true) != nil {
 		return false
 	}
@@ -229,24 +238,99 @@ func (k *keeper) serve(listener int, gone <-chan struct{}) bool {
 	if err != nil {
 		return false
 	}
+	// The launcher's end and the last rank to join directly (directJoin)
+	// wake the accept, through its deadline.
+	k.wake = func() { f.SetReadDeadline(time.Unix(1, 0)) }
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() { // the launcher's end wakes the accept
+	go func() {
 		select {
 		case <-gone:
-			f.SetReadDeadline(time.Unix(1, 0))
+			k.wake()
 		case <-stop:
 		}
 	}()
-	for size == 0 || len(k.joined) < size {
+	isGone := func() bool {
+		select {
+		case <-gone:
+			return true
+		default:
+			return false
+		}
+	}
+	for size == 0 || k.count() < size {
 		conn, err := acceptRank(rc)
+		if errors.Is(err, os.ErrDeadlineExceeded) && !isGone() {
+			// Woken to count again. Gone may have come meanwhile:
+			// its wake-up must not be lost with the deadline.
+			f.SetReadDeadline(time.Time{})
+			if isGone() {
+				return false
+			}
+			continue
+		}
 		if err != nil {
 			return false
 		}
 		k.answer(conn)
 		unix.Close(conn)
+		k.publishUnpublished()
 	}
 	return true
+}
+
+// count is how many of the expected ranks have joined, directly or
+// through the socket.
+func (k *keeper) count() int {
+	if k.direct != nil {
+		return k.direct.count()
+	}
+	return len(k.joined)
+}
+
+// publishedShape is a planned own-rank reply of a C client's shape.
+type publishedShape struct {
+	shape string
+	shapeReply
+}
+
+// publishUnpublished publishes the shapes planned since the last call,
+// starting the direct join at the first. A failure only means that ranks
+// of that shape keep asking through the socket.
+func (k *keeper) publishUnpublished() {
+	for _, p := range k.unpublished {
+		if !k.directTried && k.leader != nil && k.leader.Join.Shared {
+			k.directTried = true
+			k.direct = startDirect(os.Getenv("_MPIWRAP_SOCK"), k.size, len(k.joined), k.nsfds, k.leader.RankLabel())
+			if k.direct != nil {
+				go k.direct.watch(k.wake)
+			}
+		}
+		if k.direct != nil {
+			k.direct.publish(p.shape, p.rankVar, k.leader.Image.Path, p.reply)
+		}
+	}
+	k.unpublished = nil
+}
+
+// reportCounts appends how many ranks joined through the socket and how
+// many directly to the file $_MPIWRAP_KEEPER_COUNTS, for the tests that
+// check that ranks do join directly.
+func (k *keeper) reportCounts() {
+	path := os.Getenv("_MPIWRAP_KEEPER_COUNTS")
+	if path == "" {
+		return
+	}
+	direct := 0
+	if k.direct != nil {
+		direct = k.direct.count() - len(k.joined)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, "socket %d direct %d\n", len(k.joined), direct)
+	f.Close()
 }
 
 // acceptRank accepts one connection as a blocking, close-on-exec
@@ -329,8 +413,11 @@ func (k *keeper) answer(conn int) {
 	// squashfuse) the launcher may be waiting on. A rank sent to run behind
 	// a proxy (fallthrough, repProxy) comes back and counts then.
 	sent := sendReply(conn, status, payload, fds) == nil
-	if sent && status != repFallthrough && status != repProxy && cred != nil {
+	if sent && status != repFallthrough && status != repProxy && cred != nil && !k.joined[cred.Pid] {
 		k.joined[cred.Pid] = true
+		if k.direct != nil {
+			k.direct.addJoined()
+		}
 	}
 	if h != nil {
 		unix.Close(h.theirs)
@@ -465,7 +552,11 @@ func (k *keeper) planRequest(req *request) (uint32, []byte, *hostedRank) {
 			k.replies[key] = reply
 		}
 		if req.shape != "" {
-			k.shapes[req.shape] = shapeReply{req.launcher().RankVar, k.replies[key]}
+			r := shapeReply{req.launcher().RankVar, k.replies[key]}
+			k.shapes[req.shape] = r
+			if req.client == "c" {
+				k.unpublished = append(k.unpublished, publishedShape{req.shape, r})
+			}
 		}
 		return repOK, k.ownReply(req.launcher().Rank, k.replies[key]), nil
 	}
@@ -594,9 +685,13 @@ func (k *keeper) cleanup() {
 	defer unlock()
 	var st unix.Stat_t
 	if unix.Stat(path, &st) == nil && strconv.FormatUint(st.Ino, 10) == os.Getenv("_MPIWRAP_SOCK_INO") {
+		if k.direct != nil {
+			k.direct.removeFiles()
+		}
 		os.Remove(path)
 	}
 	sweepStale(dir)
+	sweepDirect(dir)
 	sweepServeDirs(dir)
 	os.Remove(dir)
 }

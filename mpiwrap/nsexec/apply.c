@@ -118,6 +118,22 @@ static void op_setns(const char *user, const char *mnt)
 	close(mfd);
 }
 
+/* op_hold keeps this process in the namespaces it joined, for ranks that
+ * join through its pidfd (direct.c), until the keeper closes the other end
+ * of waitfd. */
+static void op_hold(const char *ready, const char *wait)
+{
+	int r = (int)num(ready), w = (int)num(wait);
+	char c;
+
+	if (write(r, "h", 1) != 1)
+		_exit(EXIT_MPIWRAP);
+	close(r);
+	while (read(w, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
 /* op_net_none gives the process a network namespace of its own, owned by
  * the container's user namespace, with only loopback (up). */
 static void op_net_none(void)
@@ -487,7 +503,7 @@ static const uint8_t nargs[OP_MAX] = {
 	[OP_REMOUNT_ROOT] = 1, [OP_DETACH] = 1, [OP_PIVOT] = 0,
 	[OP_SENDNS] = 1, [OP_CHDIR] = 1, [OP_EXEC] = 0, [OP_RETURN] = 0,
 	[OP_PRINT] = 2, [OP_INHERIT] = 2, [OP_ROOT_HERE] = 0, [OP_STAGE_LINK] = 2,
-	[OP_NET_NONE] = 0,
+	[OP_NET_NONE] = 0, [OP_HOLD] = 2,
 };
 
 static int step(struct state *st, struct rec *r, uint32_t *lens)
@@ -503,6 +519,7 @@ static int step(struct state *st, struct rec *r, uint32_t *lens)
 	case OP_UNSHARE: op_unshare(); break;
 	case OP_SETNS: op_setns(a[0], a[1]); break;
 	case OP_NET_NONE: op_net_none(); break;
+	case OP_HOLD: op_hold(a[0], a[1]); break;
 	case OP_ENV: op_env(st, r); break;
 	case OP_EXEC_ENV: op_exec_env(st, r); break;
 	case OP_OPEN: op_open(st, a[0], a[1]); break;

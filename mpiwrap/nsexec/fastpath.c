@@ -206,21 +206,30 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Send the request with the launcher's PMI_FD (if any) and stderr
- * attached, so the keeper can be this rank's PMI proxy (NSX_REP_PROXY_HOSTED)
- * and report its failures where the rank's own would go. One sendmsg, so
- * that the keeper finds the whole request at once. */
-static int send_request(int sock, const char *req, size_t len)
+/* The descriptors a request carries: the launcher's PMI_FD (if any) and
+ * stderr, or none when stderr is closed. */
+static int request_fds(int fds[2])
 {
 	const char *pmi = getenv("PMI_FD");
-	int fds[2], n = 0;
-	ssize_t sent;
+	int n = 0;
 
+	if (fcntl(2, F_GETFD) < 0)
+		return 0;
 	if (pmi != NULL && atoi(pmi) >= 3 && fcntl(atoi(pmi), F_GETFD) >= 0)
 		fds[n++] = atoi(pmi);
-	if (fcntl(2, F_GETFD) < 0)
-		return write_all(sock, req, len);
 	fds[n++] = 2;
+	return n;
+}
+
+/* Send the request with request_fds attached, so the keeper can be this rank's PMI proxy (NSX_REP_PROXY_HOSTED)
+ * and report its failures where the rank's own would go. One sendmsg, so
+ * that the keeper finds the whole request at once. */
+static int send_request(int sock, const char *req, size_t len, const int *fds, int n)
+{
+	ssize_t sent;
+
+	if (n == 0)
+		return write_all(sock, req, len);
 	if ((sent = nsx_send_fds_with(sock, fds, n, req, len)) < 0)
 		return -1;
 	return write_all(sock, req + sent, len - (size_t)sent);
@@ -501,7 +510,7 @@ static void fastpath(int argc, char **argv)
 	struct nsx_dirs dirs;
 	unsigned char *rep;
 	size_t reqlen, replen;
-	int fds[3], nfds, s;
+	int fds[3], nfds, s, passed[2], npassed;
 	uint32_t status;
 	char *req;
 
@@ -513,12 +522,17 @@ static void fastpath(int argc, char **argv)
 	}
 	if (flag_present(argc, argv) || nsx_dirs_rendezvous(&dirs, NSX_RENDEZVOUS_PREFIX) < 0)
 		return;
+	npassed = request_fds(passed);
+	for (int i = 0; i < dirs.n; i++) /* returns only if it can't */
+		if (nsx_private_dir(dirs.path[i]))
+			nsx_direct_join(dirs.path[i], key, argc, argv, npassed, rank_buf,
+					sizeof rank_buf);
 	if ((s = find_keeper(&dirs, key, path, sizeof path)) < 0 &&
 	    (s = elect(argc, argv, &dirs, key, path, sizeof path)) < 0)
 		return;
 	req = build_request(argc, argv, &reqlen);
 	rep = NULL;
-	if (req != NULL && send_request(s, req, reqlen) == 0)
+	if (req != NULL && send_request(s, req, reqlen, passed, npassed) == 0)
 		rep = read_reply(s, fds, &nfds, &replen);
 	close(s);
 	if (rep == NULL)

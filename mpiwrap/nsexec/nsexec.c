@@ -66,6 +66,21 @@ void nsx_join(int userfd, int mntfd)
 		_exit(128 + sig);
 }
 
+/* nsx_join through the pidfd of a process in the namespaces, both at once;
+ * -1 (and nothing joined) when they can't be. */
+int nsx_join_pidfd(int pidfd)
+{
+	int sig = 0;
+	pid_t parent = getppid();
+
+	prctl(PR_GET_PDEATHSIG, &sig);
+	if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		return -1;
+	if (sig != 0 && (prctl(PR_SET_PDEATHSIG, sig) < 0 || getppid() != parent))
+		_exit(128 + sig);
+	return 0;
+}
+
 /* Record signal dispositions and the mask as the launcher gave them, before
  * the Go runtime installs its handlers, so the command gets them back. */
 static void record_signals(void)

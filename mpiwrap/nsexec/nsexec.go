@@ -53,7 +53,18 @@ const (
 	SeriesSuffix     = C.NSX_SERIES_SUFFIX
 	PlanMagic        = C.NSX_PLAN_MAGIC
 	PlanMax          = C.NSX_PLAN_MAX
+
+	ShapesMagic  = C.NSX_SHAPES_MAGIC
+	ShapesSuffix = C.NSX_SHAPES_SUFFIX
+	JoinedSuffix = C.NSX_JOINED_SUFFIX
+	DoneSuffix   = C.NSX_DONE_SUFFIX
 )
+
+// ShapesHead is the header of a shapes file (struct nsx_shapes_head).
+type ShapesHead struct {
+	Magic, Size, Holder, Pad uint32
+	HolderIno                uint64
+}
 
 // Stage is the stage this process was started in ("" for a user's command).
 func Stage() string {
@@ -156,4 +167,59 @@ func CachedPlanC(argv []string) ([]byte, bool) {
 	}
 	defer C.free(owner)
 	return C.GoBytes(unsafe.Pointer(p), C.int(n)), true
+}
+
+// freeStrings frees what cStrings allocated.
+func freeStrings(ss []*C.char) {
+	for _, s := range ss {
+		C.free(unsafe.Pointer(s))
+	}
+}
+
+// PerRankVarsC is the C half's copy of pmi/launchenv's PerRank.
+func PerRankVarsC() []string {
+	var out []string
+	for p := C.nsx_per_rank_vars(); *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
+		out = append(out, C.GoString(*p))
+	}
+	return out
+}
+
+// ShapeKeyC is the C half's shape key for a rank with this working
+// directory, argv, environment and count of passed descriptors, which must
+// be the keeper's shapeKey of the request such a rank sends.
+func ShapeKeyC(cwd string, argv, env []string, nfds int) (string, bool) {
+	cc := C.CString(cwd)
+	defer C.free(unsafe.Pointer(cc))
+	ca, ce := cStrings(argv), cStrings(env)
+	defer freeStrings(ca)
+	defer freeStrings(ce)
+	buf := make([]byte, 1<<20)
+	n := C.nsx_shape_key(cc, C.int(len(argv)), &ca[0], &ce[0], C.int(nfds), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+// ShapePlanC is the plan the C half makes for such a rank from a shapes
+// file, and the file's header; false when the file has none for it.
+func ShapePlanC(file []byte, cwd string, argv, env []string, nfds int) ([]byte, ShapesHead, bool) {
+	cc := C.CString(cwd)
+	defer C.free(unsafe.Pointer(cc))
+	ca, ce := cStrings(argv), cStrings(env)
+	defer freeStrings(ca)
+	defer freeStrings(ce)
+	capacity := 2*len(file) + 4096
+	buf := (*[1 << 30]byte)(C.malloc(C.size_t(capacity)))[:capacity:capacity]
+	defer C.free(unsafe.Pointer(&buf[0]))
+	copy(buf, file)
+	var head C.struct_nsx_shapes_head
+	n := C.nsx_shape_plan((*C.uchar)(&buf[0]), C.size_t(len(file)), C.size_t(capacity), cc, C.int(len(argv)), &ca[0], &ce[0], C.int(nfds), &head)
+	h := ShapesHead{uint32(head.magic), uint32(head.size), uint32(head.holder), uint32(head.pad), uint64(head.holder_ino)}
+	if n < 0 {
+		return nil, h, false
+	}
+	start := (len(file) + 7) &^ 7
+	return append([]byte(nil), buf[start:start+int(n)]...), h, true
 }

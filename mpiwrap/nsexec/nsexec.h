@@ -35,6 +35,7 @@ enum {
 	OP_NET_NONE,    /* a private network namespace with only loopback, up */
 	OP_ENV,         /* (kind name value sep)*: the environment program, on this process's environment */
 	OP_EXEC_ENV,    /* image argc argv...: exec with the environment OP_ENV made */
+	OP_HOLD,        /* readyfd waitfd: write a byte to readyfd, then stay until waitfd ends */
 	OP_MAX
 };
 
@@ -94,6 +95,31 @@ enum {
  * environment of each replay. */
 #define NSX_PLAN_MAGIC "MPWC2\n"
 #define NSX_PLAN_MAX (16 << 20)
+
+/* Direct join (direct.c, mpiwrap/direct.go): next to a keeper's socket,
+ * with NSX_SHAPES_SUFFIX for ".sock", the request shapes it has planned:
+ * a struct nsx_shapes_head, a u32 count of records, then for each the
+ * strings shape key (mpiwrap/keeper.go's shapeKey), rank variable, image
+ * and reply (the plan after its log label), each as u32 length plus bytes.
+ * A rank joins the holder's namespaces through a pidfd and execs the plan,
+ * then writes a byte to the FIFO with NSX_JOINED_SUFFIX; the one that brings
+ * its bytes to size writes one to the FIFO with NSX_DONE_SUFFIX too. */
+#define NSX_SHAPES_MAGIC 0x5357504d /* "MPWS" */
+#define NSX_SHAPES_SUFFIX ".shapes"
+#define NSX_JOINED_SUFFIX ".joined"
+#define NSX_DONE_SUFFIX ".done"
+struct nsx_shapes_head {
+	uint32_t magic;
+	uint32_t size;       /* the local ranks the keeper waits for */
+	uint32_t holder;     /* the pid of a process in the namespaces */
+	uint32_t pad;
+	uint64_t holder_ino; /* its pidfs inode: the holder, not a later owner of the pid */
+};
+const char *const *nsx_per_rank_vars(void);
+long nsx_shape_key(const char *cwd, int argc, char **argv, char **env, int nfds, char *out,
+		   size_t cap);
+long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, int argc,
+		    char **argv, char **env, int nfds, struct nsx_shapes_head *head);
 
 /* Set by the constructor for Go to read. The proxy pair: after a fork for
  * a proxied rank, the parent's end of the rank's PMI socket and its pid. */

@@ -20,6 +20,7 @@ void nsx_die(int code, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 void nsx_restore_signals(void);
 void nsx_join(int userfd, int mntfd);
+int nsx_join_pidfd(int pidfd);
 
 /* resolve.c */
 int nsx_open_in_root(int rootfd, const char *path);
@@ -68,6 +69,10 @@ int nsx_dirs_pick(const struct nsx_dirs *d, int create);
 int nsx_dirs_lock(const struct nsx_dirs *d, int *fds, int *lowest);
 void nsx_dirs_unlock(int *fds, int n);
 int nsx_socket_in(const char *dir, const char *key, char *out, size_t len);
+
+/* direct.c */
+void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, int nfds,
+		     unsigned char *buf, size_t cap);
 
 /* fastpath.c */
 void nsx_fastpath(int argc, char **argv);

@@ -161,5 +161,9 @@ func (p *Plan) ExecEnv(image string, argv []string) {
 // loopback, inside the container's user namespace.
 func (p *Plan) NetNone() { p.op(C.OP_NET_NONE) }
 
+// Hold writes a byte to readyFd, then keeps the process (in the namespaces
+// a Setns before it joined) until the other end of waitFd closes.
+func (p *Plan) Hold(readyFd, waitFd int) { p.op(C.OP_HOLD, itoa(readyFd), itoa(waitFd)) }
+
 // Return ends the plan and lets the Go runtime start, inside the namespaces.
 func (p *Plan) Return() { p.op(C.OP_RETURN) }

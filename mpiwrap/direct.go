@@ -1,0 +1,263 @@
+package mpiwrap
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/mpiwrap/mpiwrap/mpiwrap/nsexec"
+	"golang.org/x/sys/unix"
+)
+
+// directJoin lets the ranks of a request shape the keeper has planned join
+// without asking it (nsexec/direct.c, where it says why): it publishes each
+// shape's reply next to the keeper's socket, keeps a holder process in the
+// namespaces for the ranks' pidfds, and counts the ranks that joined by the
+// bytes in a FIFO that nobody reads.
+type directJoin struct {
+	base    string // the socket's path without ".sock"
+	size    int
+	holder  *exec.Cmd
+	release *os.File // its end closed, the holder leaves
+	pid     int
+	ino     uint64
+	joinedR int      // the count FIFO, held open so that ranks can write
+	joinedW int      // to it and the keeper counts the ranks it answers
+	done    *os.File // the FIFO the last rank writes to, read in the poller
+	doneW   int      // held, so that done never reads an end of file
+	records []byte
+	nrec    uint32
+}
+
+// maxShapesFile bounds the published file: a rank reads it into a buffer
+// of the C half's, and a larger one would turn every rank to the socket.
+const maxShapesFile = 16 << 10
+
+const pidfsMagic = 0x50494446 // statfs(2) of a pidfd on Linux 6.9 and later
+
+// startDirect sets up the direct join into the namespaces nsfds for size
+// local ranks, sock being the keeper's socket, already counting the
+// joined ranks. It returns nil where ranks can't be offered it: a size
+// unknown, or a kernel whose pidfds don't name one process for good
+// (before pidfs), or a holder that did not start; the socket serves them
+// all then, as before.
+func startDirect(sock string, size, joined int, nsfds []int, rank string) *directJoin {
+	if size <= 0 || !strings.HasSuffix(sock, ".sock") || len(nsfds) != 2 || !pidfsAvailable() {
+		return nil
+	}
+	d := &directJoin{base: strings.TrimSuffix(sock, ".sock"), size: size, joinedR: -1, joinedW: -1, doneW: -1}
+	if err := d.start(nsfds, rank); err != nil {
+		d.removeFiles()
+		d.stop()
+		return nil
+	}
+	for range joined {
+		d.addJoined()
+	}
+	return d
+}
+
+func pidfsAvailable() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	return unix.Fstatfs(fd, &fs) == nil && fs.Type == pidfsMagic
+}
+
+func (d *directJoin) start(nsfds []int, rank string) error {
+	var err error
+	for _, fifo := range []string{d.base + nsexec.JoinedSuffix, d.base + nsexec.DoneSuffix} {
+		os.Remove(fifo) // a killed keeper's
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			return err
+		}
+	}
+	if d.joinedR, err = unix.Open(d.base+nsexec.JoinedSuffix, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
+		return err
+	}
+	if d.joinedW, err = unix.Open(d.base+nsexec.JoinedSuffix, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
+		return err
+	}
+	doneR, err := unix.Open(d.base+nsexec.DoneSuffix, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	d.done = os.NewFile(uintptr(doneR), "done") // nonblocking: in the poller
+	if d.doneW, err = unix.Open(d.base+nsexec.DoneSuffix, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
+		return err
+	}
+	return d.startHolder(nsfds, rank)
+}
+
+// startHolder starts the process that sits in the namespaces: the C stage,
+// told to join them and stay until release closes (so that it ends with
+// the keeper however that ends). It has no stdio: a launcher waits for
+// every holder of a rank's output.
+func (d *directJoin) startHolder(nsfds []int, rank string) error {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, fd := range nsfds {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return err
+		}
+		files = append(files, os.NewFile(uintptr(dup), "ns"))
+	}
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer ready.Close()
+	releaseR, release, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		return err
+	}
+	files = append(files, readyW, releaseR)
+	d.release = release
+	ops := &nsexec.Plan{}
+	ops.Setns(3, 4)
+	ops.Hold(5, 6)
+	cmd, err := startApply(ops, rank, nil, nil, files...)
+	if err != nil {
+		return err
+	}
+	d.holder = cmd
+	for _, f := range files {
+		f.Close()
+	}
+	files = nil
+	if n, err := ready.Read(make([]byte, 1)); n != 1 {
+		return errors.Join(errors.New("the namespace holder did not start"), err)
+	}
+	d.pid = cmd.Process.Pid
+	pidfd, err := unix.PidfdOpen(d.pid, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pidfd, &st); err != nil {
+		return err
+	}
+	d.ino = st.Ino
+	return nil
+}
+
+// publish adds a shape's reply (the plan after its log label) to the
+// published file, written whole and renamed into place so that a rank
+// reads the old file or the new one. A file that would grow past
+// maxShapesFile keeps what it has.
+func (d *directJoin) publish(shape, rankVar, image string, reply []byte) error {
+	records := appendStr(appendStr(appendStr(appendStr(d.records, shape), rankVar), image), string(reply))
+	var b []byte
+	for _, v := range []uint32{nsexec.ShapesMagic, uint32(d.size), uint32(d.pid), 0} {
+		b = binary.NativeEndian.AppendUint32(b, v)
+	}
+	b = binary.NativeEndian.AppendUint64(b, d.ino)
+	b = binary.NativeEndian.AppendUint32(b, d.nrec+1)
+	b = append(b, records...)
+	if len(b) > maxShapesFile {
+		return nil
+	}
+	tmp := d.base + nsexec.ShapesSuffix + ".tmp"
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, d.base+nsexec.ShapesSuffix)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d.records, d.nrec = records, d.nrec+1
+	return nil
+}
+
+// count is how many ranks have joined: the bytes in the FIFO.
+func (d *directJoin) count() int {
+	n, err := unix.IoctlGetInt(d.joinedR, unix.TIOCINQ) // FIONREAD
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// addJoined counts a rank the keeper answered.
+func (d *directJoin) addJoined() { unix.Write(d.joinedW, []byte{'k'}) }
+
+// watch calls wake each time a rank writes to the done FIFO, until stop.
+func (d *directJoin) watch(wake func()) {
+	buf := make([]byte, 64)
+	for {
+		if _, err := d.done.Read(buf); err != nil {
+			return
+		}
+		wake()
+	}
+}
+
+// removeFiles takes the published file and the FIFOs away, so that no
+// rank joins through them any more; the keeper calls it under the
+// directory's lock, as it removes its socket.
+func (d *directJoin) removeFiles() {
+	for _, s := range []string{nsexec.ShapesSuffix, nsexec.ShapesSuffix + ".tmp", nsexec.JoinedSuffix, nsexec.DoneSuffix} {
+		os.Remove(d.base + s)
+	}
+}
+
+// stop releases the holder and closes everything. The files are the
+// keeper's cleanup's to remove: by now they may be another keeper's.
+func (d *directJoin) stop() {
+	if d == nil {
+		return
+	}
+	for _, fd := range []int{d.joinedR, d.joinedW, d.doneW} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	if d.done != nil {
+		d.done.Close()
+	}
+	if d.release != nil {
+		d.release.Close()
+	}
+	if d.holder != nil {
+		d.holder.Wait()
+	}
+}
+
+// directSuffixes are the names sweepStale removes with a stale socket.
+var directSuffixes = []string{nsexec.ShapesSuffix, nsexec.ShapesSuffix + ".tmp", nsexec.JoinedSuffix, nsexec.DoneSuffix}
+
+// sweepDirect removes what a killed keeper left of its direct join in dir:
+// the files whose socket is gone.
+func sweepDirect(dir string) {
+	for _, s := range directSuffixes {
+		found, _ := filepath.Glob(filepath.Join(dir, "*"+s))
+		for _, f := range found {
+			base := strings.TrimSuffix(f, s)
+			if _, err := os.Lstat(base + ".sock"); errors.Is(err, os.ErrNotExist) {
+				os.Remove(f)
+			}
+		}
+	}
+}

@@ -1,0 +1,358 @@
+/* Direct join. Once the node's keeper has planned a request shape, it
+ * publishes the reply in a file next to its socket, with the pid of a
+ * process that sits in the node's namespaces (mpiwrap/direct.go). A rank of
+ * that shape reads the file, joins the holder's namespaces through a pidfd
+ * and execs: the connect, the request, the reply, the descriptors passed
+ * both ways and the keeper's wake-up were the larger part of what every rank
+ * of a wide job cost. A rank that finds no file, or a stale one, takes the
+ * socket as before.
+ *
+ * The keeper counts the ranks that joined by the bytes in a FIFO it never
+ * reads (NSX_JOINED_SUFFIX): each rank writes one once it is in, and the one
+ * that brings the count to the step's local size writes a byte to a second
+ * FIFO the keeper waits on (NSX_DONE_SUFFIX), so the keeper leaves when all
+ * have joined, as it does when all came through the socket. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nsexec.h"
+#include "nsexec_int.h"
+
+extern char **environ;
+
+/* pmi/launchenv's PerRank: the variables whose values differ between the
+ * ranks of one step; a test checks that the lists agree. */
+static const char *const per_rank[] = {
+	"MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_RANK",
+	"PMIX_RANK",       "PMI_FD",                     "PMI_ID",
+	"PMI_RANK",        "SLURM_LOCALID",              "SLURM_PROCID",
+	NULL,
+};
+
+const char *const *nsx_per_rank_vars(void)
+{
+	return per_rank;
+}
+
+/* strconv.Atoi: an optional sign, then decimal digits and nothing else,
+ * within 64 bits. */
+static int go_atoi(const char *s, size_t n, long long *out)
+{
+	unsigned long long v = 0, limit = (unsigned long long)LLONG_MAX;
+	size_t i = 0;
+	int neg = 0;
+
+	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+		neg = s[0] == '-';
+		limit += (unsigned long long)neg;
+		i++;
+	}
+	if (i == n)
+		return -1;
+	for (; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (d > 9 || v > (limit - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = neg ? (long long)(0 - v) : (long long)v;
+	return 0;
+}
+
+/* pmi/launchenv's Class. */
+static const char *class_of(const char *v)
+{
+	long long n;
+
+	if (*v == '\0')
+		return "e";
+	if (go_atoi(v, strlen(v), &n) < 0)
+		return "x";
+	return n < 0 ? "-" : "n";
+}
+
+static int is_per_rank(const char *name, size_t n)
+{
+	for (int i = 0; per_rank[i] != NULL; i++)
+		if (strncmp(per_rank[i], name, n) == 0 && per_rank[i][n] == '\0')
+			return 1;
+	return 0;
+}
+
+/* The shape key is written out (for tests) or, with want, compared as it
+ * is made, so that a rank needs no buffer for it. */
+struct key_out {
+	char *out;
+	size_t cap;
+	const unsigned char *want;
+	size_t wlen, pos;
+	int bad;
+};
+
+static void put(struct key_out *k, const char *p, size_t n)
+{
+	if (k->bad)
+		return;
+	if (k->want != NULL ? n > k->wlen - k->pos || memcmp(k->want + k->pos, p, n) != 0
+			    : n > k->cap - k->pos) {
+		k->bad = 1;
+		return;
+	}
+	if (k->want == NULL)
+		memcpy(k->out + k->pos, p, n);
+	k->pos += n;
+}
+
+static void put_num(struct key_out *k, unsigned long long v)
+{
+	char buf[24], *p = buf + sizeof buf;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	put(k, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* mpiwrap/keeper.go's shapeKey of the request this rank would send. */
+static void shape_key(struct key_out *k, const char *cwd, int argc, char **argv, char **env,
+		      int nfds)
+{
+	put(k, cwd, strlen(cwd));
+	put(k, "\0c\0", 3);
+	put_num(k, (unsigned)argc);
+	put(k, "", 1);
+	put_num(k, (unsigned)nfds);
+	put(k, "", 1);
+	for (int i = 0; i < argc; i++) {
+		put(k, "", 1);
+		put(k, argv[i], strlen(argv[i]));
+	}
+	for (char **e = env; *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+
+		put(k, "", 1);
+		if (eq != NULL && is_per_rank(*e, (size_t)(eq - *e))) {
+			const char *c = class_of(eq + 1);
+
+			put(k, *e, (size_t)(eq - *e) + 1);
+			put(k, c, 1);
+		} else
+			put(k, *e, strlen(*e));
+	}
+}
+
+long nsx_shape_key(const char *cwd, int argc, char **argv, char **env, int nfds, char *out,
+		   size_t cap)
+{
+	struct key_out k = {.out = out, .cap = cap};
+
+	shape_key(&k, cwd, argc, argv, env, nfds);
+	return k.bad ? -1 : (long)k.pos;
+}
+
+/* keeper.go's rankFrom: the last name=VALUE, as a whole number, else -1. */
+static long long rank_from(char **env, const char *name, size_t n)
+{
+	long long rank = -1;
+
+	if (n == 0)
+		return -1;
+	for (char **e = env; *e != NULL; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
+			const char *v = *e + n + 1;
+
+			if (go_atoi(v, strlen(v), &rank) < 0)
+				rank = -1;
+		}
+	return rank;
+}
+
+struct str {
+	const unsigned char *p;
+	uint32_t n;
+};
+
+static int get_str(const unsigned char **p, const unsigned char *end, struct str *s)
+{
+	if (end - *p < 4)
+		return -1;
+	memcpy(&s->n, *p, 4);
+	if ((size_t)(end - *p - 4) < s->n)
+		return -1;
+	s->p = *p + 4;
+	*p += 4 + s->n;
+	return 0;
+}
+
+static unsigned char *put_arg(unsigned char *p, const void *s, uint32_t n)
+{
+	memcpy(p, &n, 4);
+	memcpy(p + 4, s, n);
+	return p + 4 + n;
+}
+
+/* The plan for this rank from a shapes file of n bytes at buf: its log
+ * label, then the reply published for its shape, written after the file
+ * in buf (of cap bytes). Its length, or -1 when the file has no reply for
+ * this shape (or is not one). The header's fields go to *head. */
+long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, int argc,
+		    char **argv, char **env, int nfds, struct nsx_shapes_head *head)
+{
+	const unsigned char *p = buf + sizeof *head, *end = buf + n;
+	uint32_t nrec;
+
+	if (n < sizeof *head + 4)
+		return -1;
+	memcpy(head, buf, sizeof *head);
+	memcpy(&nrec, p, 4);
+	p += 4;
+	if (head->magic != NSX_SHAPES_MAGIC)
+		return -1;
+	for (uint32_t r = 0; r < nrec; r++) {
+		struct str key, var, image, reply;
+		struct key_out k = {0};
+		unsigned char *plan, *q;
+		char label[24], *l = label + sizeof label;
+		long long rank;
+
+		if (get_str(&p, end, &key) < 0 || get_str(&p, end, &var) < 0 ||
+		    get_str(&p, end, &image) < 0 || get_str(&p, end, &reply) < 0)
+			return -1;
+		k.want = key.p;
+		k.wlen = key.n;
+		shape_key(&k, cwd, argc, argv, env, nfds);
+		if (k.bad || k.pos != key.n)
+			continue;
+		rank = rank_from(env, (const char *)var.p, var.n);
+		if (rank < 0)
+			*--l = '-';
+		else
+			do
+				*--l = (char)('0' + rank % 10);
+			while ((rank /= 10) != 0);
+		plan = buf + ((n + 7) & ~(size_t)7);
+		if ((size_t)(plan - buf) + 8 + 4 + sizeof label + 4 + 1 + 4 + image.n + reply.n > cap)
+			return -1;
+		q = plan;
+		memcpy(q, &(uint32_t){OP_LOG}, 4);
+		memcpy(q + 4, &(uint32_t){3}, 4);
+		q += 8;
+		q = put_arg(q, l, (uint32_t)(label + sizeof label - l));
+		q = put_arg(q, "0", 1);
+		q = put_arg(q, image.p, image.n);
+		memcpy(q, reply.p, reply.n);
+		return (long)(q + reply.n - plan);
+	}
+	return -1;
+}
+
+/* The file for key in dir: its socket's name, with suffix for ".sock". */
+static int name_in(const char *dir, const char *key, const char *suffix, char *out, size_t len)
+{
+	size_t n, s = strlen(suffix);
+
+	if (nsx_socket_in(dir, key, out, len) < 0)
+		return -1;
+	n = strlen(out) - strlen(".sock");
+	if (n + s + 1 > len)
+		return -1;
+	memcpy(out + n, suffix, s + 1);
+	return 0;
+}
+
+/* One byte to a FIFO, and the bytes it then holds (-1 on failure). SIGPIPE
+ * is ignored meanwhile: a keeper that left between the open and the write
+ * costs an EPIPE, not the rank. */
+static int poke(int fd)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	int r, n = -1;
+
+	if (sigaction(SIGPIPE, &ign, &old) < 0)
+		return -1;
+	r = (int)write(fd, "j", 1);
+	if (r == 1 && ioctl(fd, FIONREAD, &n) < 0)
+		n = -1;
+	sigaction(SIGPIPE, &old, NULL);
+	return r == 1 ? n : -1;
+}
+
+/* Join the keeper's namespaces without asking it, when dir has a shapes
+ * file with this rank's shape. Returns only if it could not; then nothing
+ * has changed. buf (cap bytes) is for the file and the plan. */
+void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, int nfds,
+		     unsigned char *buf, size_t cap)
+{
+	char name[NSX_DIR_MAX + 32], *cwd = (char *)buf;
+	struct nsx_shapes_head head;
+	struct stat st;
+	size_t off;
+	ssize_t n;
+	long len;
+	int dfd, fd, pidfd, jfd, count;
+
+	if (getcwd(cwd, cap < 4096 ? cap : 4096) == NULL)
+		return;
+	off = (strlen(cwd) + 8) & ~(size_t)7;
+	if (name_in(dir, key, NSX_SHAPES_SUFFIX, name, sizeof name) < 0 ||
+	    (dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		close(dfd);
+		return;
+	}
+	n = read(fd, buf + off, cap - off);
+	close(fd);
+	len = n > 0 && (size_t)n < cap - off
+		      ? nsx_shape_plan(buf + off, (size_t)n, cap - off, cwd, argc, argv, environ, nfds,
+				       &head)
+		      : -1;
+	if (len < 0 || name_in(dir, key, NSX_JOINED_SUFFIX, name, sizeof name) < 0) {
+		close(dfd);
+		return;
+	}
+	/* The holder by its pidfs inode, which no later process gets: a
+	 * recycled pid is not the holder. A FIFO that opens has a reader:
+	 * the keeper is still counting. */
+	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)head.holder, 0);
+	if (pidfd < 0) {
+		close(dfd);
+		return;
+	}
+	jfd = fstat(pidfd, &st) == 0 && (uint64_t)st.st_ino == head.holder_ino
+		      ? openat(dfd, strrchr(name, '/') + 1, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+		      : -1;
+	if (jfd < 0 || nsx_join_pidfd(pidfd) < 0) {
+		if (jfd >= 0)
+			close(jfd);
+		close(pidfd);
+		close(dfd);
+		return;
+	}
+	close(pidfd);
+	/* In: from here on the rank is the container's, as after a reply. */
+	count = poke(jfd);
+	close(jfd);
+	if (count >= 0 && (uint32_t)count >= head.size &&
+	    name_in(dir, key, NSX_DONE_SUFFIX, name, sizeof name) == 0 &&
+	    (fd = openat(dfd, strrchr(name, '/') + 1, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+		poke(fd);
+		close(fd);
+	}
+	close(dfd);
+	nsexec_apply(buf + off + (((size_t)n + 7) & ~(size_t)7), (size_t)len);
+	nsx_die(EXIT_MPIWRAP, "the namespace keeper published a plan without exec");
+}
