@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -162,4 +163,63 @@ func TestDifferentImageOnOneNodeRefused(t *testing.T) {
 	wantFail(t, r, 125, "all ranks of a step on one node share one container")
 	// The refused rank was one of the two: the keeper is done.
 	noLeftovers(t, a)
+}
+
+// Ranks that arrive once the keeper has planned their shape join its
+// namespace directly, without asking it (nsexec/direct.c): they share it
+// with the rank it answered, the keeper counts them and leaves as soon as
+// all have joined (while they still run), and nothing is left behind. The
+// ranks start 100 ms apart, so all but the first find the published shape.
+func TestDirectJoin(t *testing.T) {
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
+	forEach(t, func(t *testing.T, a account) {
+		dir, err := os.MkdirTemp("/var/tmp", "mpiwrap-counts-") // where a's keeper can write
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		if err := os.Chown(dir, a.uid, a.gid); err != nil {
+			t.Fatal(err)
+		}
+		counts := filepath.Join(dir, "counts")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := cmdAs(ctx, a, work, []string{"_MPIWRAP_KEEPER_COUNTS=" + counts}, "mpiexec.mpich", "-n", "8",
+			"sh", "-c", `sleep 0.$PMI_RANK; exec "$0" "$@"`, bin, tiny,
+			"sh", "-c", "echo $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/user); sleep 3")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if b, _ := os.ReadFile(counts); len(b) > 0 {
+				break
+			}
+			select {
+			case err = <-exited:
+				t.Fatalf("the keeper left only with the job (%v): it should leave once all ranks joined\n%s", err, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no counts from the keeper\n%s", out.String())
+			}
+		}
+		if err := <-exited; err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		got := lines(out.String())
+		host, _ := os.Readlink("/proc/self/ns/mnt")
+		if len(got) != 8 || got[0] != got[7] || strings.Contains(got[0], host) {
+			t.Fatalf("8 ranks should share one new namespace (host %s):\n%s", host, out.String())
+		}
+		b, _ := os.ReadFile(counts)
+		var socket, direct int
+		if _, err := fmt.Sscanf(string(b), "socket %d direct %d", &socket, &direct); err != nil || socket+direct != 8 || direct < 4 {
+			t.Fatalf("keeper counted %q: want 8 ranks, most of them direct", b)
+		}
+		noLeftovers(t, a)
+	})
 }
