@@ -68,10 +68,9 @@ static void write_file(const char *path, const char *s)
 
 static long num(const char *s)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
+	long v;
 
-	if (*s == '\0' || *end != '\0')
+	if (nsx_whole(s, &v) < 0)
 		nsx_die(EXIT_MPIWRAP, "bad number %s in plan", s);
 	return v;
 }
@@ -512,7 +511,7 @@ static int step(struct state *st, struct rec *r, uint32_t *lens)
 
 	switch (r->op) {
 	case OP_LOG:
-		snprintf(nsexec_log_rank, sizeof nsexec_log_rank, "%s", a[0]);
+		nsx_copy(nsexec_log_rank, sizeof nsexec_log_rank, a[0]);
 		nsexec_verbose = (int)num(a[1]);
 		st->image = a[2];
 		break;

@@ -85,8 +85,9 @@ static const char *class_of(const char *v)
 
 static int is_per_rank(const char *name, size_t n)
 {
-	for (int i = 0; per_rank[i] != NULL; i++)
-		if (strncmp(per_rank[i], name, n) == 0 && per_rank[i][n] == '\0')
+	for (int i = 0; per_rank[i] != NULL; i++) /* the first letter rules most out */
+		if (per_rank[i][0] == name[0] && strncmp(per_rank[i], name, n) == 0 &&
+		    per_rank[i][n] == '\0')
 			return 1;
 	return 0;
 }
@@ -306,9 +307,15 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 	if (getcwd(cwd, cap < 4096 ? cap : 4096) == NULL)
 		return;
 	off = (strlen(cwd) + 8) & ~(size_t)7;
+	/* The directory's own handle, checked as nsx_private_dir checks a
+	 * path, then used for every name in it: one walk of its path. */
 	if (name_in(dir, key, NSX_SHAPES_SUFFIX, name, sizeof name) < 0 ||
 	    (dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
+	if (fstat(dfd, &st) < 0 || !nsx_private_stat(&st)) {
+		close(dfd);
+		return;
+	}
 	fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		close(dfd);

@@ -49,19 +49,15 @@ static void path_in(char *out, size_t len, const char *dir, size_t n, const char
 		snprintf(out, len, "%.*s/%s", (int)n, dir, cmd);
 }
 
-void nsx_exec(const char *image, char **argv, char **envp)
+/* The search of PATH, apart from nsx_exec so that a command given as a path
+ * execs from a shallow stack (each page deeper is a fault in every rank). */
+static __attribute__((noinline, noreturn)) void exec_path(const char *image, char **argv,
+							  char **envp)
 {
 	const char *cmd = argv[0], *p, *refused = NULL;
 	char path[4096];
 	size_t refused_n = 0;
 
-	nsx_restore_signals();
-	if (*cmd == '\0')
-		fail(image, cmd, NULL, ENOENT);
-	if (strchr(cmd, '/') != NULL) {
-		execve(cmd, argv, envp);
-		fail(image, cmd, cmd, errno);
-	}
 	for (p = env_path(envp);; p++) {
 		const char *end = strchrnul(p, ':');
 		size_t n = (size_t)(end - p);
@@ -81,4 +77,17 @@ void nsx_exec(const char *image, char **argv, char **envp)
 		fail(image, cmd, path, EACCES);
 	}
 	fail(image, cmd, NULL, ENOENT);
+}
+
+void nsx_exec(const char *image, char **argv, char **envp)
+{
+	const char *cmd = argv[0];
+
+	nsx_restore_signals();
+	if (*cmd == '\0')
+		fail(image, cmd, NULL, ENOENT);
+	if (strchr(cmd, '/') == NULL)
+		exec_path(image, argv, envp);
+	execve(cmd, argv, envp);
+	fail(image, cmd, cmd, errno);
 }

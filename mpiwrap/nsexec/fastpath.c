@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +49,10 @@ static int flag_present(int argc, char **argv)
 #endif
 
 /* The socket the fast path asked for the namespace cookie, kept for its
- * first connect to the keeper (a socket and a close less in every rank). */
-static int spare_sock = -1;
+ * first connect to the keeper (a socket and a close less in every rank),
+ * plus one: zero-initialised, it lies in .bss, where a .data variable
+ * would cost every rank a copy-on-write fault of its page. */
+static int spare_sock1;
 
 /* The network namespace by its cookie, as pmi/launchenv's netNS names it:
  * one getsockopt, where the link /proc/self/ns/net costs some 20 µs of
@@ -64,15 +67,17 @@ static void net_ns(char *out, size_t len, int keep)
 
 	if (s >= 0) {
 		int r = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl);
+		struct nsx_sb b;
 
-		if (keep && spare_sock < 0)
-			spare_sock = s;
+		if (keep && spare_sock1 == 0)
+			spare_sock1 = s + 1;
 		else
 			close(s);
-		if (r == 0 && cl == sizeof cookie) {
-			snprintf(out, len, "netns:%llu", (unsigned long long)cookie);
+		nsx_sb_init(&b, out, len);
+		nsx_sb_str(&b, "netns:");
+		nsx_sb_num(&b, cookie);
+		if (r == 0 && cl == sizeof cookie && nsx_sb_done(&b) == 0)
 			return;
-		}
 	}
 	n = readlink("/proc/self/ns/net", out, len - 1);
 	out[n > 0 ? n : 0] = '\0';
@@ -90,38 +95,52 @@ static int join_key(char *key, size_t len, int keep)
 	const char *fdstr = getenv("PMI_FD"), *hydra = getenv("MPI_LOCALNRANKS");
 	const char *ompi = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
 	const char **vars[] = {&job, &step, &ns, &port, &fdstr, &hydra, &ompi};
-	char base[512], net[64], host[256] = "", *end;
+	char net[64], host[256] = "";
+	struct nsx_sb b;
 
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		if (*vars[i] != NULL && **vars[i] == '\0')
 			*vars[i] = NULL;
+	nsx_sb_init(&b, key, len);
 	if (hydra != NULL && fdstr != NULL) {
 		struct ucred cred;
 		socklen_t cl = sizeof cred;
-		long fd = strtol(fdstr, &end, 10);
-		int whole = (*fdstr == '+' || *fdstr == '-' || (*fdstr >= '0' && *fdstr <= '9')) &&
-			    *end == '\0';
+		long fd;
 
-		if (whole && getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
-			snprintf(base, sizeof base, "hydra:%d", (int)cred.pid);
-		else
-			snprintf(base, sizeof base, "hydra:ppid:%d", (int)getppid());
-	} else if (hydra != NULL && port != NULL)
-		snprintf(base, sizeof base, "hydra:%s", port);
-	else if (ompi != NULL && ns != NULL)
-		snprintf(base, sizeof base, "ompi:%s", ns);
-	else if (ompi != NULL)
-		snprintf(base, sizeof base, "ompi:%d", (int)getppid());
-	else if (job != NULL && step != NULL)
-		snprintf(base, sizeof base, "slurm:%s.%s", job, step);
-	else if (ns != NULL)
-		snprintf(base, sizeof base, "pmix:%s", ns);
-	else
+		if (nsx_whole(fdstr, &fd) == 0 && fd >= INT_MIN && fd <= INT_MAX &&
+		    getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
+			nsx_sb_str(&b, "hydra:");
+			nsx_sb_int(&b, cred.pid);
+		} else {
+			nsx_sb_str(&b, "hydra:ppid:");
+			nsx_sb_int(&b, getppid());
+		}
+	} else if (hydra != NULL && port != NULL) {
+		nsx_sb_str(&b, "hydra:");
+		nsx_sb_str(&b, port);
+	} else if (ompi != NULL && ns != NULL) {
+		nsx_sb_str(&b, "ompi:");
+		nsx_sb_str(&b, ns);
+	} else if (ompi != NULL) {
+		nsx_sb_str(&b, "ompi:");
+		nsx_sb_int(&b, getppid());
+	} else if (job != NULL && step != NULL) {
+		nsx_sb_str(&b, "slurm:");
+		nsx_sb_str(&b, job);
+		nsx_sb_str(&b, ".");
+		nsx_sb_str(&b, step);
+	} else if (ns != NULL) {
+		nsx_sb_str(&b, "pmix:");
+		nsx_sb_str(&b, ns);
+	} else
 		return -1;
 	net_ns(net, sizeof net, keep);
 	gethostname(host, sizeof host - 1);
-	snprintf(key, len, "%s|%s|%s", base, net, host);
-	return 0;
+	nsx_sb_str(&b, "|");
+	nsx_sb_str(&b, net);
+	nsx_sb_str(&b, "|");
+	nsx_sb_str(&b, host);
+	return nsx_sb_done(&b) == 0 ? 0 : -2; /* -2: too long for the C half */
 }
 
 int nsx_join_key(char *key, size_t len)
@@ -154,7 +173,7 @@ static int put_str(char **p, char *end, const char *s)
  * static buffer that fits the usual ones, where malloc would map and touch
  * pages of its own; larger ones are allocated. Nothing is freed: the rank
  * execs. */
-static unsigned char rank_buf[16 << 10]; /* the request, then the reply over it */
+static unsigned char rank_buf[32 << 10] __attribute__((aligned(4096))); /* the request, then the reply over it */
 
 /* Request: u32 length, then magic, nargv, nenv and the strings cwd, client
  * ("c"), argv..., env..., each as u32 length plus bytes. */
@@ -215,8 +234,8 @@ static int request_fds(int fds[2])
 
 	if (fcntl(2, F_GETFD) < 0)
 		return 0;
-	if (pmi != NULL && atoi(pmi) >= 3 && fcntl(atoi(pmi), F_GETFD) >= 0)
-		fds[n++] = atoi(pmi);
+	if (pmi != NULL && nsx_atoi(pmi) >= 3 && fcntl(nsx_atoi(pmi), F_GETFD) >= 0)
+		fds[n++] = nsx_atoi(pmi);
 	fds[n++] = 2;
 	return n;
 }
@@ -283,9 +302,9 @@ static int connect_keeper(const char *path)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ucred cred;
 	socklen_t cl = sizeof cred;
-	int s = spare_sock >= 0 ? spare_sock : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = spare_sock1 > 0 ? spare_sock1 - 1 : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	spare_sock = -1;
+	spare_sock1 = 0;
 	if (strlen(path) >= sizeof sa.sun_path) {
 		if (s >= 0)
 			close(s);
@@ -516,17 +535,18 @@ static void fastpath(int argc, char **argv)
 
 	if (&mpiwrap_fastpath_enabled == NULL || argc < 3)
 		return;
-	if (join_key(key, sizeof key, 1) < 0) {
+	switch (join_key(key, sizeof key, 1)) {
+	case -1:
 		nsx_plan_cache(argc, argv); /* a rank of its own */
+		return;
+	case -2:
 		return;
 	}
 	if (flag_present(argc, argv) || nsx_dirs_rendezvous(&dirs, NSX_RENDEZVOUS_PREFIX) < 0)
 		return;
 	npassed = request_fds(passed);
 	for (int i = 0; i < dirs.n; i++) /* returns only if it can't */
-		if (nsx_private_dir(dirs.path[i]))
-			nsx_direct_join(dirs.path[i], key, argc, argv, npassed, rank_buf,
-					sizeof rank_buf);
+		nsx_direct_join(dirs.path[i], key, argc, argv, npassed, rank_buf, sizeof rank_buf);
 	if ((s = find_keeper(&dirs, key, path, sizeof path)) < 0 &&
 	    (s = elect(argc, argv, &dirs, key, path, sizeof path)) < 0)
 		return;
@@ -563,9 +583,9 @@ static void fastpath(int argc, char **argv)
 void nsx_fastpath(int argc, char **argv)
 {
 	fastpath(argc, argv);
-	if (spare_sock >= 0) { /* back to Go: no descriptor of ours left open */
-		close(spare_sock);
-		spare_sock = -1;
+	if (spare_sock1 > 0) { /* back to Go: no descriptor of ours left open */
+		close(spare_sock1 - 1);
+		spare_sock1 = 0;
 	}
 }
 

@@ -21,7 +21,7 @@ extern char **environ;
 
 const char *nsexec_stage;
 char nsexec_sigstate[64];
-char nsexec_log_rank[32] = "-";
+char nsexec_log_rank[32]; /* empty for "-": in .bss, as a written .data page costs a fault */
 int nsexec_verbose;
 
 void nsx_logf(const char *level, const char *fmt, ...)
@@ -32,7 +32,7 @@ void nsx_logf(const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mpiwrap[rank %s pid %d]: %s%s\n", nsexec_log_rank,
+	fprintf(stderr, "mpiwrap[rank %s pid %d]: %s%s\n", nsexec_log_rank[0] ? nsexec_log_rank : "-",
 		(int)getpid(), level, msg);
 }
 

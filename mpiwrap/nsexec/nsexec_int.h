@@ -22,6 +22,24 @@ void nsx_restore_signals(void);
 void nsx_join(int userfd, int mntfd);
 int nsx_join_pidfd(int pidfd);
 
+/* strs.c: string building and number parsing without stdio. A builder
+ * that ran out of room says so at nsx_sb_done (-1). nsx_whole reads an
+ * optional sign and decimal digits, nothing else, within a long;
+ * nsx_atoi is atoi(3); nsx_copy is snprintf's "%s". */
+struct nsx_sb {
+	char *p, *end;
+	int bad;
+};
+void nsx_sb_init(struct nsx_sb *b, char *buf, size_t len);
+void nsx_sb_mem(struct nsx_sb *b, const char *s, size_t n);
+void nsx_sb_str(struct nsx_sb *b, const char *s);
+void nsx_sb_num(struct nsx_sb *b, unsigned long long v);
+void nsx_sb_int(struct nsx_sb *b, long long v);
+int nsx_sb_done(struct nsx_sb *b);
+int nsx_whole(const char *s, long *out);
+int nsx_atoi(const char *s);
+void nsx_copy(char *dst, size_t len, const char *src);
+
 /* resolve.c */
 int nsx_open_in_root(int rootfd, const char *path);
 int nsx_make_in_root(int rootfd, uint64_t rootmnt, const char *path, int isdir,
@@ -62,6 +80,8 @@ struct nsx_dirs {
 	int n;
 	char path[NSX_SERIES_LEN + 1][NSX_DIR_MAX];
 };
+struct stat;
+int nsx_private_stat(const struct stat *st);
 int nsx_private_dir(const char *path);
 int nsx_dirs_series(struct nsx_dirs *d, const char *prefix);
 int nsx_dirs_rendezvous(struct nsx_dirs *d, const char *prefix);

@@ -20,7 +20,7 @@
 #include "nsexec.h"
 #include "nsexec_int.h"
 
-static int private_stat(const struct stat *st)
+int nsx_private_stat(const struct stat *st)
 {
 	return S_ISDIR(st->st_mode) && st->st_uid == getuid() && (st->st_mode & 077) == 0;
 }
@@ -29,7 +29,7 @@ int nsx_private_dir(const char *path)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 && private_stat(&st);
+	return lstat(path, &st) == 0 && nsx_private_stat(&st);
 }
 
 static int add(struct nsx_dirs *d, int n)
@@ -45,11 +45,16 @@ static int add(struct nsx_dirs *d, int n)
 int nsx_dirs_series(struct nsx_dirs *d, const char *prefix)
 {
 	char base[NSX_DIR_MAX];
-	int n = snprintf(base, sizeof base, "%s%u", prefix, getuid());
+	struct nsx_sb b;
+	int n;
 
 	_Static_assert(NSX_SERIES_LEN <= 10, "one-digit series suffixes");
-	if (n < 0 || (size_t)n + 3 > sizeof base)
+	nsx_sb_init(&b, base, sizeof base - 2);
+	nsx_sb_str(&b, prefix);
+	nsx_sb_num(&b, getuid());
+	if (nsx_sb_done(&b) < 0)
 		return -1;
+	n = (int)(b.p - base);
 	for (int i = 0; i < NSX_SERIES_LEN; i++) {
 		char *out = d->path[d->n];
 
@@ -115,7 +120,7 @@ static int still(int fd, const char *path)
 {
 	struct stat a, b;
 
-	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && private_stat(&a) &&
+	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && nsx_private_stat(&a) &&
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
