@@ -1,6 +1,7 @@
 package mpiwrap
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -23,7 +24,7 @@ type directJoin struct {
 	holder  *exec.Cmd
 	release *os.File // its end closed, the holder leaves
 	pid     int
-	ino     uint64
+	gen     uint64   // random: this keeper's, in the header and the holder's lock file
 	joinedR int      // the count FIFO, held open so that ranks can write
 	joinedW int      // to it and the keeper counts the ranks it answers
 	done    *os.File // the FIFO the last rank writes to, read in the poller
@@ -36,16 +37,14 @@ type directJoin struct {
 // of the C half's, and a larger one would turn every rank to the socket.
 const maxShapesFile = 16 << 10
 
-const pidfsMagic = 0x50494446 // statfs(2) of a pidfd on Linux 6.9 and later
-
 // startDirect sets up the direct join into the namespaces nsfds for size
 // local ranks, sock being the keeper's socket, already counting the
 // joined ranks. It returns nil where ranks can't be offered it: a size
-// unknown, or a kernel whose pidfds don't name one process for good
-// (before pidfs), or a holder that did not start; the socket serves them
-// all then, as before.
+// unknown, a kernel without pidfds, or a holder that did not start; the
+// socket serves them all then, as before. (Before Linux 5.8, setns can't
+// take a pidfd: there ranks find the file but fall back to the socket.)
 func startDirect(sock string, size, joined int, nsfds []int, rank string) *directJoin {
-	if size <= 0 || !strings.HasSuffix(sock, ".sock") || len(nsfds) != 2 || !pidfsAvailable() {
+	if size <= 0 || !strings.HasSuffix(sock, ".sock") || len(nsfds) != 2 || !pidfdsWork() {
 		return nil
 	}
 	d := &directJoin{base: strings.TrimSuffix(sock, ".sock"), size: size, joinedR: -1, joinedW: -1, doneW: -1}
@@ -60,14 +59,13 @@ func startDirect(sock string, size, joined int, nsfds []int, rank string) *direc
 	return d
 }
 
-func pidfsAvailable() bool {
+func pidfdsWork() bool {
 	fd, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err != nil {
 		return false
 	}
-	defer unix.Close(fd)
-	var fs unix.Statfs_t
-	return unix.Fstatfs(fd, &fs) == nil && fs.Type == pidfsMagic
+	unix.Close(fd)
+	return true
 }
 
 func (d *directJoin) start(nsfds []int, rank string) error {
@@ -97,8 +95,11 @@ func (d *directJoin) start(nsfds []int, rank string) error {
 
 // startHolder starts the process that sits in the namespaces: the C stage,
 // told to join them and stay until release closes (so that it ends with
-// the keeper however that ends). It has no stdio: a launcher waits for
-// every holder of a rank's output.
+// the keeper however that ends). It inherits the lock file, locked, which
+// holds this keeper's generation: the lock lasts as long as the holder,
+// and with the generation tells a rank that the published pid is still
+// the holder's. It has no stdio: a launcher waits for every holder of a
+// rank's output.
 func (d *directJoin) startHolder(nsfds []int, rank string) error {
 	var files []*os.File
 	defer func() {
@@ -106,6 +107,24 @@ func (d *directJoin) startHolder(nsfds []int, rank string) error {
 			f.Close()
 		}
 	}()
+	lockPath := d.base + nsexec.HolderSuffix
+	os.Remove(lockPath) // a killed keeper's
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	files = append(files, lock)
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return err
+	}
+	var gen [8]byte
+	if _, err := rand.Read(gen[:]); err != nil {
+		return err
+	}
+	if _, err := lock.Write(gen[:]); err != nil {
+		return err
+	}
+	d.gen = binary.NativeEndian.Uint64(gen[:])
 	for _, fd := range nsfds {
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 		if err != nil {
@@ -126,8 +145,8 @@ func (d *directJoin) startHolder(nsfds []int, rank string) error {
 	files = append(files, readyW, releaseR)
 	d.release = release
 	ops := &nsexec.Plan{}
-	ops.Setns(3, 4)
-	ops.Hold(5, 6)
+	ops.Setns(4, 5) // 3 is the lock, kept
+	ops.Hold(6, 7)
 	cmd, err := startApply(ops, rank, nil, nil, files...)
 	if err != nil {
 		return err
@@ -141,16 +160,6 @@ func (d *directJoin) startHolder(nsfds []int, rank string) error {
 		return errors.Join(errors.New("the namespace holder did not start"), err)
 	}
 	d.pid = cmd.Process.Pid
-	pidfd, err := unix.PidfdOpen(d.pid, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pidfd)
-	var st unix.Stat_t
-	if err := unix.Fstat(pidfd, &st); err != nil {
-		return err
-	}
-	d.ino = st.Ino
 	return nil
 }
 
@@ -164,7 +173,7 @@ func (d *directJoin) publish(shape, rankVar, image string, reply []byte) error {
 	for _, v := range []uint32{nsexec.ShapesMagic, uint32(d.size), uint32(d.pid), 0} {
 		b = binary.NativeEndian.AppendUint32(b, v)
 	}
-	b = binary.NativeEndian.AppendUint64(b, d.ino)
+	b = binary.NativeEndian.AppendUint64(b, d.gen)
 	b = binary.NativeEndian.AppendUint32(b, d.nrec+1)
 	b = append(b, records...)
 	if len(b) > maxShapesFile {
@@ -218,7 +227,7 @@ func (d *directJoin) watch(wake func()) {
 // rank joins through them any more; the keeper calls it under the
 // directory's lock, as it removes its socket.
 func (d *directJoin) removeFiles() {
-	for _, s := range []string{nsexec.ShapesSuffix, nsexec.ShapesSuffix + ".tmp", nsexec.JoinedSuffix, nsexec.DoneSuffix} {
+	for _, s := range directSuffixes {
 		os.Remove(d.base + s)
 	}
 }
@@ -246,7 +255,7 @@ func (d *directJoin) stop() {
 }
 
 // directSuffixes are the names sweepStale removes with a stale socket.
-var directSuffixes = []string{nsexec.ShapesSuffix, nsexec.ShapesSuffix + ".tmp", nsexec.JoinedSuffix, nsexec.DoneSuffix}
+var directSuffixes = []string{nsexec.ShapesSuffix, nsexec.ShapesSuffix + ".tmp", nsexec.JoinedSuffix, nsexec.DoneSuffix, nsexec.HolderSuffix}
 
 // sweepDirect removes what a killed keeper left of its direct join in dir:
 // the files whose socket is gone.

@@ -80,7 +80,7 @@ func TestDirectPlanIsKeepersReply(t *testing.T) {
 			"MPI_LOCALRANKID=" + rank, "PMI_FD=" + fd, "PATH=/bin"}, extra...)
 	}
 	k := testKeeper(plan.MPIClient{Family: "mpich"})
-	d := &directJoin{base: filepath.Join(t.TempDir(), "0123456789abcdef"), size: 4, pid: 1234, ino: 987654321}
+	d := &directJoin{base: filepath.Join(t.TempDir(), "0123456789abcdef"), size: 4, pid: 1234, gen: 987654321}
 	for _, env := range [][]string{hydra("0", "6"), hydra("1", "7", "FOO=bar")} {
 		if status, _, _ := k.planRank(encodeRequest("/w", "c", argv, env)[4:], nil); status != repOK {
 			t.Fatalf("status %d", status)
@@ -110,7 +110,7 @@ func TestDirectPlanIsKeepersReply(t *testing.T) {
 		{hydra("2", "9", "B=1"), 0, false},
 	} {
 		got, head, ok := nsexec.ShapePlanC(file, "/w", argv, c.env, c.nfds)
-		if head.Magic != nsexec.ShapesMagic || head.Size != 4 || head.Holder != 1234 || head.HolderIno != 987654321 {
+		if head.Magic != nsexec.ShapesMagic || head.Size != 4 || head.Holder != 1234 || head.Gen != 987654321 {
 			t.Fatalf("header %+v", head)
 		}
 		if ok != c.ok {

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,15 +174,7 @@ func TestDifferentImageOnOneNodeRefused(t *testing.T) {
 func TestDirectJoin(t *testing.T) {
 	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
 	forEach(t, func(t *testing.T, a account) {
-		dir, err := os.MkdirTemp("/var/tmp", "mpiwrap-counts-") // where a's keeper can write
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		if err := os.Chown(dir, a.uid, a.gid); err != nil {
-			t.Fatal(err)
-		}
-		counts := filepath.Join(dir, "counts")
+		counts := filepath.Join(userDir(t, a), "counts") // where a's keeper can write
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := cmdAs(ctx, a, work, []string{"_MPIWRAP_KEEPER_COUNTS=" + counts}, "mpiexec.mpich", "-n", "8",
@@ -199,7 +192,7 @@ func TestDirectJoin(t *testing.T) {
 				break
 			}
 			select {
-			case err = <-exited:
+			case err := <-exited:
 				t.Fatalf("the keeper left only with the job (%v): it should leave once all ranks joined\n%s", err, out.String())
 			default:
 			}
@@ -219,6 +212,123 @@ func TestDirectJoin(t *testing.T) {
 		var socket, direct int
 		if _, err := fmt.Sscanf(string(b), "socket %d direct %d", &socket, &direct); err != nil || socket+direct != 8 || direct < 4 {
 			t.Fatalf("keeper counted %q: want 8 ranks, most of them direct", b)
+		}
+		noLeftovers(t, a)
+	})
+}
+
+// A published shape whose holder is gone is never joined, even when its
+// pid now names another container of the same user and a keeper of the
+// next generation is counting: the holder's lock file (its inode in the
+// published header, its lock held while the holder lives) says whether
+// the pid is still the holder's. The test kills a job's keeper and holder
+// once the first rank has joined, points the published file at a decoy
+// container's pid, plays a next keeper (a counting FIFO with a reader, a
+// lock file of its own, locked), and lets the other ranks arrive: they
+// must elect a keeper of their own, not enter the decoy.
+func TestDirectJoinStaleHolder(t *testing.T) {
+	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
+	forEach(t, func(t *testing.T, a account) {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		decoy := cmdAs(ctx, a, work, nil, bin, "--no-join", tiny, "sleep", "60")
+		if err := decoy.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { decoy.Process.Kill(); decoy.Wait() }()
+		host, _ := os.Readlink("/proc/self/ns/mnt")
+		var decoyNS string
+		eventually(t, 20*time.Second, "the decoy in its container", func() bool {
+			decoyNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", decoy.Process.Pid))
+			return decoyNS != "" && decoyNS != host
+		})
+
+		cmd := cmdAs(ctx, a, work, nil, "mpiexec.mpich", "-n", "4",
+			"sh", "-c", `sleep $((PMI_RANK * 2)); exec "$0" "$@"`, bin, tiny,
+			// Rank 0 outlives the others' start: a namespace that ends
+			// may lend its inode number to the next one.
+			"sh", "-c", "echo $(readlink /proc/self/ns/mnt); sleep $((PMI_RANK == 0 ? 7 : 1))")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		started := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var shapes string
+		eventually(t, 20*time.Second, "this job's published shape", func() bool {
+			m, _ := filepath.Glob(rendezvous(a) + "/*.shapes")
+			for _, f := range m {
+				if st, err := os.Stat(f); err == nil && st.ModTime().After(started) {
+					shapes = f
+				}
+			}
+			return shapes != ""
+		})
+		b, err := os.ReadFile(shapes)
+		if err != nil || len(b) < 24 {
+			t.Fatalf("shapes file: %v", err)
+		}
+		holder := int(binary.NativeEndian.Uint32(b[8:]))
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", holder))
+		var keeper int
+		for _, l := range strings.Split(string(status), "\n") {
+			fmt.Sscanf(l, "PPid: %d", &keeper)
+		}
+		if holder <= 1 || keeper <= 1 {
+			t.Fatalf("holder %d, its keeper %d: not running", holder, keeper)
+		}
+		syscall.Kill(keeper, syscall.SIGKILL)
+		syscall.Kill(holder, syscall.SIGKILL)
+		binary.NativeEndian.PutUint32(b[8:], uint32(decoy.Process.Pid))
+		tmp := shapes + ".test"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(tmp, a.uid, a.gid)
+		if err := os.Rename(tmp, shapes); err != nil {
+			t.Fatal(err)
+		}
+		base := strings.TrimSuffix(shapes, ".shapes")
+		for _, f := range []string{base + ".joined", base + ".holder"} {
+			os.Remove(f)
+		}
+		if err := syscall.Mkfifo(base+".joined", 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(base+".joined", a.uid, a.gid)
+		reader, err := os.OpenFile(base+".joined", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer reader.Close()
+		lock, err := os.OpenFile(base+".holder", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		os.Chown(base+".holder", a.uid, a.gid)
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		got := lines(out.String())
+		if len(got) != 4 {
+			t.Fatalf("4 ranks should run:\n%s", out.String())
+		}
+		for _, ns := range got {
+			if ns == decoyNS || ns == host {
+				t.Fatalf("a rank ran in the decoy's namespace %s or the host's:\n%s", decoyNS, out.String())
+			}
+		}
+		seen := map[string]int{}
+		for _, ns := range got {
+			seen[ns]++
+		}
+		if len(seen) != 2 { // rank 0's, and the one the three after the kill made
+			t.Fatalf("the ranks after the kill should share the namespace of the keeper they elected:\n%s", out.String())
 		}
 		noLeftovers(t, a)
 	})

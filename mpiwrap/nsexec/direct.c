@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -273,6 +274,25 @@ static int name_in(const char *dir, const char *key, const char *suffix, char *o
 	return 0;
 }
 
+/* Whether the holder the header names still lives: its lock file is of the
+ * same keeper (the generation in both: a file's inode number is reused as
+ * soon as it is freed), and it keeps an exclusive lock on it, so a shared
+ * one can't be had. */
+static int holder_alive(const char *dir, const char *key, int dfd, uint64_t gen)
+{
+	char name[NSX_DIR_MAX + 32];
+	uint64_t got;
+	int fd, alive;
+
+	if (name_in(dir, key, NSX_HOLDER_SUFFIX, name, sizeof name) < 0 ||
+	    (fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	alive = read(fd, &got, sizeof got) == sizeof got && got == gen &&
+		flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd); /* and with it a lock it got */
+	return alive;
+}
+
 /* One byte to a FIFO, and the bytes it then holds (-1 on failure). SIGPIPE
  * is ignored meanwhile: a keeper that left between the open and the write
  * costs an EPIPE, not the rank. */
@@ -327,19 +347,21 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 		      ? nsx_shape_plan(buf + off, (size_t)n, cap - off, cwd, argc, argv, environ, nfds,
 				       &head)
 		      : -1;
-	if (len < 0 || name_in(dir, key, NSX_JOINED_SUFFIX, name, sizeof name) < 0) {
+	if (len < 0) {
 		close(dfd);
 		return;
 	}
-	/* The holder by its pidfs inode, which no later process gets: a
-	 * recycled pid is not the holder. A FIFO that opens has a reader:
-	 * the keeper is still counting. */
+	/* The pid is the holder's only while the holder lives, which its lock
+	 * file says (holder_alive): alive after the pidfd was made, it was the
+	 * holder the pidfd names. A FIFO that opens has a reader: the keeper
+	 * is still counting. */
 	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)head.holder, 0);
 	if (pidfd < 0) {
 		close(dfd);
 		return;
 	}
-	jfd = fstat(pidfd, &st) == 0 && (uint64_t)st.st_ino == head.holder_ino
+	jfd = holder_alive(dir, key, dfd, head.gen) &&
+			      name_in(dir, key, NSX_JOINED_SUFFIX, name, sizeof name) == 0
 		      ? openat(dfd, strrchr(name, '/') + 1, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
 		      : -1;
 	if (jfd < 0 || nsx_join_pidfd(pidfd) < 0) {

@@ -58,12 +58,13 @@ const (
 	ShapesSuffix = C.NSX_SHAPES_SUFFIX
 	JoinedSuffix = C.NSX_JOINED_SUFFIX
 	DoneSuffix   = C.NSX_DONE_SUFFIX
+	HolderSuffix = C.NSX_HOLDER_SUFFIX
 )
 
 // ShapesHead is the header of a shapes file (struct nsx_shapes_head).
 type ShapesHead struct {
 	Magic, Size, Holder, Pad uint32
-	HolderIno                uint64
+	Gen                      uint64
 }
 
 // Stage is the stage this process was started in ("" for a user's command).
@@ -216,7 +217,7 @@ func ShapePlanC(file []byte, cwd string, argv, env []string, nfds int) ([]byte, 
 	copy(buf, file)
 	var head C.struct_nsx_shapes_head
 	n := C.nsx_shape_plan((*C.uchar)(&buf[0]), C.size_t(len(file)), C.size_t(capacity), cc, C.int(len(argv)), &ca[0], &ce[0], C.int(nfds), &head)
-	h := ShapesHead{uint32(head.magic), uint32(head.size), uint32(head.holder), uint32(head.pad), uint64(head.holder_ino)}
+	h := ShapesHead{uint32(head.magic), uint32(head.size), uint32(head.holder), uint32(head.pad), uint64(head.gen)}
 	if n < 0 {
 		return nil, h, false
 	}

@@ -108,12 +108,13 @@ enum {
 #define NSX_SHAPES_SUFFIX ".shapes"
 #define NSX_JOINED_SUFFIX ".joined"
 #define NSX_DONE_SUFFIX ".done"
+#define NSX_HOLDER_SUFFIX ".holder" /* holds gen; the holder keeps it locked (flock) while it lives */
 struct nsx_shapes_head {
 	uint32_t magic;
-	uint32_t size;       /* the local ranks the keeper waits for */
-	uint32_t holder;     /* the pid of a process in the namespaces */
+	uint32_t size;   /* the local ranks the keeper waits for */
+	uint32_t holder; /* the pid of a process in the namespaces */
 	uint32_t pad;
-	uint64_t holder_ino; /* its pidfs inode: the holder, not a later owner of the pid */
+	uint64_t gen;    /* random, also in its NSX_HOLDER_SUFFIX file: this keeper's */
 };
 const char *const *nsx_per_rank_vars(void);
 long nsx_shape_key(const char *cwd, int argc, char **argv, char **env, int nfds, char *out,
