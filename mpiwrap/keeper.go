@@ -586,14 +586,14 @@ type replyKey struct {
 }
 
 // replySig digests the parts of a request a reply depends on: the working
-// directory, HOME and the PMIx variables but the rank (the binds, PMIx
-// directories and module names), and which PMI is on offer.
+// directory, HOME and the PMIx variables but the rank and PMIX_ID (the
+// binds, PMIx directories and module names), and which PMI is on offer.
 func replySig(req *request) string {
 	var b strings.Builder
 	b.WriteString(req.cwd)
 	b.WriteString(string(req.launcher().Offer))
 	for _, kv := range req.env {
-		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "PMIX_") && !strings.HasPrefix(kv, "PMIX_RANK=") {
+		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "PMIX_") && !strings.HasPrefix(kv, "PMIX_RANK=") && !strings.HasPrefix(kv, "PMIX_ID=") {
 			b.WriteByte(0)
 			b.WriteString(kv)
 		}

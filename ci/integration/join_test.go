@@ -172,49 +172,64 @@ func TestDifferentImageOnOneNodeRefused(t *testing.T) {
 // all have joined (while they still run), and nothing is left behind. The
 // ranks start 100 ms apart, so all but the first find the published shape.
 func TestDirectJoin(t *testing.T) {
-	testreq.Require(t, have("mpiexec.mpich"), "mpiexec.mpich (apt-get install mpich)")
-	forEach(t, func(t *testing.T, a account) {
-		counts := filepath.Join(userDir(t, a), "counts") // where a's keeper can write
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := cmdAs(ctx, a, work, []string{"_MPIWRAP_KEEPER_COUNTS=" + counts}, "mpiexec.mpich", "-n", "8",
-			"sh", "-c", `sleep 0.$PMI_RANK; exec "$0" "$@"`, bin, tiny,
-			"sh", "-c", "echo $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/user); sleep 3")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if b, _ := os.ReadFile(counts); len(b) > 0 {
-				break
+	for _, l := range []struct {
+		name, rankVar string
+		launcher      []string
+	}{
+		{"hydra", "PMI_RANK", []string{"mpiexec.mpich", "-n", "8"}},
+		{"srun", "SLURM_PROCID", []string{"srun", "--mpi=pmix", "-n", "8"}},
+	} {
+		t.Run(l.name, func(t *testing.T) {
+			testreq.Require(t, have(l.launcher[0]), l.launcher[0])
+			if l.name == "srun" {
+				testreq.Slurm(t, "pmix")
 			}
-			select {
-			case err := <-exited:
-				t.Fatalf("the keeper left only with the job (%v): it should leave once all ranks joined\n%s", err, out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no counts from the keeper\n%s", out.String())
-			}
+			forEach(t, func(t *testing.T, a account) { testDirectJoin(t, a, l.launcher, l.rankVar) })
+		})
+	}
+}
+
+func testDirectJoin(t *testing.T, a account, launcher []string, rankVar string) {
+	counts := filepath.Join(userDir(t, a), "counts") // where a's keeper can write
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := cmdAs(ctx, a, work, []string{"_MPIWRAP_KEEPER_COUNTS=" + counts}, append(launcher,
+		"sh", "-c", `sleep 0.$`+rankVar+`; exec "$0" "$@"`, bin, tiny,
+		"sh", "-c", "echo $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/user); sleep 3")...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(counts); len(b) > 0 {
+			break
 		}
-		if err := <-exited; err != nil {
-			t.Fatalf("%v\n%s", err, out.String())
+		select {
+		case err := <-exited:
+			t.Fatalf("the keeper left only with the job (%v): it should leave once all ranks joined\n%s", err, out.String())
+		default:
 		}
-		got := lines(out.String())
-		host, _ := os.Readlink("/proc/self/ns/mnt")
-		if len(got) != 8 || got[0] != got[7] || strings.Contains(got[0], host) {
-			t.Fatalf("8 ranks should share one new namespace (host %s):\n%s", host, out.String())
+		if time.Now().After(deadline) {
+			t.Fatalf("no counts from the keeper\n%s", out.String())
 		}
-		b, _ := os.ReadFile(counts)
-		var socket, direct int
-		if _, err := fmt.Sscanf(string(b), "socket %d direct %d", &socket, &direct); err != nil || socket+direct != 8 || direct < 4 {
-			t.Fatalf("keeper counted %q: want 8 ranks, most of them direct", b)
-		}
-		noLeftovers(t, a)
-	})
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := lines(out.String())
+	host, _ := os.Readlink("/proc/self/ns/mnt")
+	if len(got) != 8 || got[0] != got[7] || strings.Contains(got[0], host) {
+		t.Fatalf("8 ranks should share one new namespace (host %s):\n%s", host, out.String())
+	}
+	b, _ := os.ReadFile(counts)
+	var socket, direct int
+	if _, err := fmt.Sscanf(string(b), "socket %d direct %d", &socket, &direct); err != nil || socket+direct != 8 || direct < 4 {
+		t.Fatalf("keeper counted %q: want 8 ranks, most of them direct", b)
+	}
+	noLeftovers(t, a)
 }
 
 // A published shape whose holder is gone is never joined, even when its

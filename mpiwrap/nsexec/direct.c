@@ -35,9 +35,20 @@ extern char **environ;
 /* pmi/launchenv's PerRank: the variables whose values differ between the
  * ranks of one step; a test checks that the lists agree. */
 static const char *const per_rank[] = {
-	"MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_RANK",
-	"PMIX_RANK",       "PMI_FD",                     "PMI_ID",
-	"PMI_RANK",        "SLURM_LOCALID",              "SLURM_PROCID",
+	"MPI_LOCALRANKID",
+	"OMPI_COMM_WORLD_LOCAL_RANK",
+	"OMPI_COMM_WORLD_NODE_RANK",
+	"OMPI_COMM_WORLD_RANK",
+	"OMPI_MCA_ess_base_vpid",
+	"OMPI_MCA_orte_ess_node_rank",
+	"PMIX_ID",
+	"PMIX_RANK",
+	"PMI_FD",
+	"PMI_ID",
+	"PMI_RANK",
+	"SLURM_LOCALID",
+	"SLURM_PROCID",
+	"SLURM_TASK_PID",
 	NULL,
 };
 

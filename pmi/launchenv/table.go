@@ -54,14 +54,17 @@ var launchers = []row{
 }
 
 // PerRank names the variables whose values differ between the ranks of
-// one step on a node: every row's rank and local rank, and hydra's PMI_FD
-// (each rank's own socket) and PMI_ID. Detect's launcher, sizes, step and
+// one step on a node: every row's rank and local rank, hydra's PMI_FD
+// (each rank's own socket) and PMI_ID, and what Slurm and Open MPI set per
+// task that Detect never reads (SLURM_TASK_PID; PMIX_ID and Open MPI's
+// node rank and vpid). Detect's launcher, sizes, step and
 // offer depend only on whether each is set, empty or a whole number
 // (Class), so ranks whose environments differ only in these values are
 // alike to it but for Rank and LocalRank. The keeper plans such ranks
 // once (mpiwrap/keeper.go); TestPerRankOnlyRankDiffers checks the claim.
 var PerRank = func() map[string]bool {
-	m := map[string]bool{"PMI_FD": true, "PMI_ID": true}
+	m := map[string]bool{"PMI_FD": true, "PMI_ID": true, "SLURM_TASK_PID": true, "PMIX_ID": true,
+		"OMPI_COMM_WORLD_NODE_RANK": true, "OMPI_MCA_ess_base_vpid": true, "OMPI_MCA_orte_ess_node_rank": true}
 	for _, l := range launchers {
 		for _, k := range []string{l.rank, l.localRank} {
 			if k != "" {
