@@ -25,10 +25,8 @@ type directJoin struct {
 	release *os.File // its end closed, the holder leaves
 	pid     int
 	gen     uint64   // random: this keeper's, in the header and the holder's lock file
-	joinedR int      // the count FIFO, held open so that ranks can write
-	joinedW int      // to it and the keeper counts the ranks it answers
-	done    *os.File // the FIFO the last rank writes to, read in the poller
-	doneW   int      // held, so that done never reads an end of file
+	joined  int      // the count FIFO, where the keeper counts the ranks it answers too
+	done    *os.File // the FIFO the last rank writes to (read in the poller; open for writing too, it never ends)
 	records []byte
 	nrec    uint32
 }
@@ -47,7 +45,7 @@ func startDirect(sock string, size, joined int, nsfds []int, rank string) *direc
 	if size <= 0 || !strings.HasSuffix(sock, ".sock") || len(nsfds) != 2 || !pidfdsWork() {
 		return nil
 	}
-	d := &directJoin{base: strings.TrimSuffix(sock, ".sock"), size: size, joinedR: -1, joinedW: -1, doneW: -1}
+	d := &directJoin{base: strings.TrimSuffix(sock, ".sock"), size: size, joined: -1}
 	if err := d.start(nsfds, rank); err != nil {
 		d.removeFiles()
 		d.stop()
@@ -76,20 +74,16 @@ func (d *directJoin) start(nsfds []int, rank string) error {
 			return err
 		}
 	}
-	if d.joinedR, err = unix.Open(d.base+nsexec.JoinedSuffix, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
+	// Opened for reading and writing, as the ranks open them: a FIFO
+	// open so neither waits for the other end nor loses it.
+	if d.joined, err = unix.Open(d.base+nsexec.JoinedSuffix, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
 		return err
 	}
-	if d.joinedW, err = unix.Open(d.base+nsexec.JoinedSuffix, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
-		return err
-	}
-	doneR, err := unix.Open(d.base+nsexec.DoneSuffix, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	done, err := unix.Open(d.base+nsexec.DoneSuffix, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	d.done = os.NewFile(uintptr(doneR), "done") // nonblocking: in the poller
-	if d.doneW, err = unix.Open(d.base+nsexec.DoneSuffix, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
-		return err
-	}
+	d.done = os.NewFile(uintptr(done), "done") // nonblocking: in the poller
 	return d.startHolder(nsfds, rank)
 }
 
@@ -202,7 +196,7 @@ func (d *directJoin) publish(shape, rankVar, image string, reply []byte) error {
 
 // count is how many ranks have joined: the bytes in the FIFO.
 func (d *directJoin) count() int {
-	n, err := unix.IoctlGetInt(d.joinedR, unix.TIOCINQ) // FIONREAD
+	n, err := unix.IoctlGetInt(d.joined, unix.TIOCINQ) // FIONREAD
 	if err != nil {
 		return 0
 	}
@@ -210,7 +204,7 @@ func (d *directJoin) count() int {
 }
 
 // addJoined counts a rank the keeper answered.
-func (d *directJoin) addJoined() { unix.Write(d.joinedW, []byte{'k'}) }
+func (d *directJoin) addJoined() { unix.Write(d.joined, []byte{'k'}) }
 
 // watch calls wake each time a rank writes to the done FIFO, until stop.
 func (d *directJoin) watch(wake func()) {
@@ -238,10 +232,8 @@ func (d *directJoin) stop() {
 	if d == nil {
 		return
 	}
-	for _, fd := range []int{d.joinedR, d.joinedW, d.doneW} {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+	if d.joined >= 0 {
+		unix.Close(d.joined)
 	}
 	if d.done != nil {
 		d.done.Close()

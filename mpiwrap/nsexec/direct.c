@@ -304,21 +304,16 @@ static int holder_alive(const char *dir, const char *key, int dfd, uint64_t gen)
 	return alive;
 }
 
-/* One byte to a FIFO, and the bytes it then holds (-1 on failure). SIGPIPE
- * is ignored meanwhile: a keeper that left between the open and the write
- * costs an EPIPE, not the rank. */
+/* One byte to a FIFO, and the bytes it then holds (-1 on failure). The
+ * rank opens it for reading and writing: with a reader of its own, a
+ * keeper that left meanwhile costs no SIGPIPE. */
 static int poke(int fd)
 {
-	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
-	int r, n = -1;
+	int n = -1;
 
-	if (sigaction(SIGPIPE, &ign, &old) < 0)
+	if (write(fd, "j", 1) != 1 || ioctl(fd, FIONREAD, &n) < 0)
 		return -1;
-	r = (int)write(fd, "j", 1);
-	if (r == 1 && ioctl(fd, FIONREAD, &n) < 0)
-		n = -1;
-	sigaction(SIGPIPE, &old, NULL);
-	return r == 1 ? n : -1;
+	return n;
 }
 
 /* Join the keeper's namespaces without asking it, when dir has a shapes
@@ -364,8 +359,7 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 	}
 	/* The pid is the holder's only while the holder lives, which its lock
 	 * file says (holder_alive): alive after the pidfd was made, it was the
-	 * holder the pidfd names. A FIFO that opens has a reader: the keeper
-	 * is still counting. */
+	 * holder the pidfd names. */
 	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)head.holder, 0);
 	if (pidfd < 0) {
 		close(dfd);
@@ -373,7 +367,7 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 	}
 	jfd = holder_alive(dir, key, dfd, head.gen) &&
 			      name_in(dir, key, NSX_JOINED_SUFFIX, name, sizeof name) == 0
-		      ? openat(dfd, strrchr(name, '/') + 1, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+		      ? openat(dfd, strrchr(name, '/') + 1, O_RDWR | O_NONBLOCK | O_CLOEXEC)
 		      : -1;
 	if (jfd < 0 || nsx_join_pidfd(pidfd) < 0) {
 		if (jfd >= 0)
@@ -382,17 +376,13 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 		close(dfd);
 		return;
 	}
-	close(pidfd);
-	/* In: from here on the rank is the container's, as after a reply. */
+	/* In: from here on the rank is the container's, as after a reply.
+	 * The descriptors left open are close-on-exec: the exec closes them. */
 	count = poke(jfd);
-	close(jfd);
-	if (count >= 0 && (uint32_t)count >= head.size &&
+	if (count >= 0 && head.size > 0 && (uint32_t)count >= head.size &&
 	    name_in(dir, key, NSX_DONE_SUFFIX, name, sizeof name) == 0 &&
-	    (fd = openat(dfd, strrchr(name, '/') + 1, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+	    (fd = openat(dfd, strrchr(name, '/') + 1, O_RDWR | O_NONBLOCK | O_CLOEXEC)) >= 0)
 		poke(fd);
-		close(fd);
-	}
-	close(dfd);
 	nsexec_apply(buf + off + (((size_t)n + 7) & ~(size_t)7), (size_t)len);
 	nsx_die(EXIT_MPIWRAP, "the namespace keeper published a plan without exec");
 }
