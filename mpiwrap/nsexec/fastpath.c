@@ -1,6 +1,8 @@
 /* Per-rank fast path: a rank whose node already has a namespace keeper joins
  * it here, before the Go runtime starts, so the common rank costs one exec of
- * this binary plus a socket round trip. Anything unusual falls through to Go. */
+ * this binary plus a socket round trip, or no round trip once the keeper has
+ * published the rank's request shape (direct.c). Anything unusual falls
+ * through to Go. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
