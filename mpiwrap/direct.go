@@ -31,10 +31,6 @@ type directJoin struct {
 	nrec    uint32
 }
 
-// maxShapesFile bounds the published file: a rank reads it into a buffer
-// of the C half's, and a larger one would turn every rank to the socket.
-const maxShapesFile = 16 << 10
-
 // startDirect sets up the direct join into the namespaces nsfds for size
 // local ranks, sock being the keeper's socket, already counting the
 // joined ranks. It returns nil where ranks can't be offered it: a size
@@ -159,8 +155,9 @@ func (d *directJoin) startHolder(nsfds []int, rank string) error {
 
 // publish adds a shape's reply (the plan after its log label) to the
 // published file, written whole and renamed into place so that a rank
-// reads the old file or the new one. A file that would grow past
-// maxShapesFile keeps what it has.
+// reads the old file or the new one. A file that would reach
+// nsexec.ShapesMax keeps what it has: a rank reads the file into a buffer
+// of that size, and a larger one would turn every rank to the socket.
 func (d *directJoin) publish(shape, rankVar, image string, reply []byte) error {
 	records := appendStr(appendStr(appendStr(appendStr(d.records, shape), rankVar), image), string(reply))
 	var b []byte
@@ -170,7 +167,7 @@ func (d *directJoin) publish(shape, rankVar, image string, reply []byte) error {
 	b = binary.NativeEndian.AppendUint64(b, d.gen)
 	b = binary.NativeEndian.AppendUint32(b, d.nrec+1)
 	b = append(b, records...)
-	if len(b) > maxShapesFile {
+	if len(b) >= nsexec.ShapesMax {
 		return nil
 	}
 	tmp := d.base + nsexec.ShapesSuffix + ".tmp"

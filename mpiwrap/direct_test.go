@@ -136,7 +136,7 @@ func TestDirectPlanIsKeepersReply(t *testing.T) {
 }
 
 // The published file stays small enough for the rank's buffer: a shape
-// that would grow it past maxShapesFile is not published, and the file
+// that would grow it to nsexec.ShapesMax is not published, and the file
 // keeps what it had.
 func TestDirectPublishBounded(t *testing.T) {
 	d := &directJoin{base: filepath.Join(t.TempDir(), "x"), size: 2}
@@ -144,12 +144,12 @@ func TestDirectPublishBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(d.base + nsexec.ShapesSuffix)
-	big := make([]byte, maxShapesFile)
+	big := make([]byte, nsexec.ShapesMax-60) // with the records and headers, just past it
 	if err := d.publish("big", "PMI_RANK", "/img", big); err != nil || d.nrec != 1 {
 		t.Fatalf("%d records, %v", d.nrec, err)
 	}
 	after, _ := os.ReadFile(d.base + nsexec.ShapesSuffix)
-	if !slices.Equal(before, after) || len(after) > maxShapesFile {
+	if !slices.Equal(before, after) || len(after) >= nsexec.ShapesMax {
 		t.Fatalf("file went from %d to %d bytes", len(before), len(after))
 	}
 	if _, err := os.Stat(d.base + nsexec.ShapesSuffix + ".tmp"); err == nil {

@@ -217,11 +217,12 @@ static unsigned char *put_arg(unsigned char *p, const void *s, uint32_t n)
 }
 
 /* The plan for this rank from a shapes file of n bytes at buf: its log
- * label, then the reply published for its shape, written after the file
- * in buf (of cap bytes). Its length, or -1 when the file has no reply for
- * this shape (or is not one). The header's fields go to *head. */
-long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, int argc,
-		    char **argv, char **env, int nfds, struct nsx_shapes_head *head)
+ * label, then the reply published for its shape, written to out (of cap
+ * bytes). Its length, or -1 when the file has no reply for this shape (or
+ * is not one). The header's fields go to *head. */
+long nsx_shape_plan(const unsigned char *buf, size_t n, unsigned char *out, size_t cap,
+		    const char *cwd, int argc, char **argv, char **env, int nfds,
+		    struct nsx_shapes_head *head)
 {
 	const unsigned char *p = buf + sizeof *head, *end = buf + n;
 	uint32_t nrec;
@@ -236,7 +237,7 @@ long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, i
 	for (uint32_t r = 0; r < nrec; r++) {
 		struct str key, var, image, reply;
 		struct key_out k = {0};
-		unsigned char *plan, *q;
+		unsigned char *q = out;
 		char label[24], *l = label + sizeof label;
 		long long rank;
 
@@ -255,10 +256,8 @@ long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, i
 			do
 				*--l = (char)('0' + rank % 10);
 			while ((rank /= 10) != 0);
-		plan = buf + ((n + 7) & ~(size_t)7);
-		if ((size_t)(plan - buf) + 8 + 4 + sizeof label + 4 + 1 + 4 + image.n + reply.n > cap)
+		if (8 + 4 + sizeof label + 4 + 1 + 4 + (size_t)image.n + reply.n > cap)
 			return -1;
-		q = plan;
 		memcpy(q, &(uint32_t){OP_LOG}, 4);
 		memcpy(q + 4, &(uint32_t){3}, 4);
 		q += 8;
@@ -266,7 +265,7 @@ long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, i
 		q = put_arg(q, "0", 1);
 		q = put_arg(q, image.p, image.n);
 		memcpy(q, reply.p, reply.n);
-		return (long)(q + reply.n - plan);
+		return (long)(q + reply.n - out);
 	}
 	return -1;
 }
@@ -316,43 +315,51 @@ static int poke(int fd)
 	return n;
 }
 
-/* Join the keeper's namespaces without asking it, when dir has a shapes
- * file with this rank's shape. Returns only if it could not; then nothing
- * has changed. buf (cap bytes) is for the file and the plan. */
-void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, int nfds,
+/* Join the keeper's namespaces without asking it, when the first private
+ * directory among d's has a shapes file with this rank's shape. Returns
+ * only if it could not; then nothing has changed, and the socket is next
+ * (which looks in every directory). buf (cap bytes) holds the file, the
+ * working directory and the plan. */
+void nsx_direct_join(const struct nsx_dirs *d, const char *key, int argc, char **argv, int nfds,
 		     unsigned char *buf, size_t cap)
 {
-	char name[NSX_DIR_MAX + 32], *cwd = (char *)buf;
+	char name[NSX_DIR_MAX + 32], *cwd;
 	struct nsx_shapes_head head;
 	struct stat st;
+	const char *dir = NULL;
 	size_t off;
 	ssize_t n;
 	long len;
-	int dfd, fd, pidfd, jfd, count;
+	int dfd = -1, fd, pidfd, jfd, count;
 
-	if (getcwd(cwd, cap < 4096 ? cap : 4096) == NULL)
-		return;
-	off = (strlen(cwd) + 8) & ~(size_t)7;
 	/* The directory's own handle, checked as nsx_private_dir checks a
 	 * path, then used for every name in it: one walk of its path. */
+	for (int i = 0; i < d->n && dir == NULL; i++) {
+		if ((dfd = open(d->path[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			continue;
+		if (fstat(dfd, &st) == 0 && nsx_private_stat(&st))
+			dir = d->path[i];
+		else
+			close(dfd);
+	}
+	if (dir == NULL)
+		return;
 	if (name_in(dir, key, NSX_SHAPES_SUFFIX, name, sizeof name) < 0 ||
-	    (dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return;
-	if (fstat(dfd, &st) < 0 || !nsx_private_stat(&st)) {
+	    (fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		close(dfd);
 		return;
 	}
-	fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		close(dfd);
-		return;
-	}
-	n = read(fd, buf + off, cap - off);
+	n = cap >= 2 * NSX_SHAPES_MAX ? read(fd, buf, NSX_SHAPES_MAX) : -1;
 	close(fd);
-	len = n > 0 && (size_t)n < cap - off
-		      ? nsx_shape_plan(buf + off, (size_t)n, cap - off, cwd, argc, argv, environ, nfds,
-				       &head)
-		      : -1;
+	off = ((size_t)n + 7) & ~(size_t)7;
+	cwd = (char *)buf + off;
+	if (n <= 0 || n >= NSX_SHAPES_MAX || getcwd(cwd, 4096) == NULL) {
+		close(dfd);
+		return;
+	}
+	off += (strlen(cwd) + 8) & ~(size_t)7;
+	len = nsx_shape_plan(buf, (size_t)n, buf + off, cap - off, cwd, argc, argv, environ, nfds,
+			     &head);
 	if (len < 0) {
 		close(dfd);
 		return;
@@ -367,7 +374,7 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 	}
 	jfd = holder_alive(dir, key, dfd, head.gen) &&
 			      name_in(dir, key, NSX_JOINED_SUFFIX, name, sizeof name) == 0
-		      ? openat(dfd, strrchr(name, '/') + 1, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+		      ? openat(dfd, strrchr(name, '/') + 1, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
 		      : -1;
 	if (jfd < 0 || nsx_join_pidfd(pidfd) < 0) {
 		if (jfd >= 0)
@@ -381,8 +388,8 @@ void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, in
 	count = poke(jfd);
 	if (count >= 0 && head.size > 0 && (uint32_t)count >= head.size &&
 	    name_in(dir, key, NSX_DONE_SUFFIX, name, sizeof name) == 0 &&
-	    (fd = openat(dfd, strrchr(name, '/') + 1, O_RDWR | O_NONBLOCK | O_CLOEXEC)) >= 0)
+	    (fd = openat(dfd, strrchr(name, '/') + 1, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) >= 0)
 		poke(fd);
-	nsexec_apply(buf + off + (((size_t)n + 7) & ~(size_t)7), (size_t)len);
+	nsexec_apply(buf + off, (size_t)len);
 	nsx_die(EXIT_MPIWRAP, "the namespace keeper published a plan without exec");
 }

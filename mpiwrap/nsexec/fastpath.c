@@ -547,8 +547,7 @@ static void fastpath(int argc, char **argv)
 	if (flag_present(argc, argv) || nsx_dirs_rendezvous(&dirs, NSX_RENDEZVOUS_PREFIX) < 0)
 		return;
 	npassed = request_fds(passed);
-	for (int i = 0; i < dirs.n; i++) /* returns only if it can't */
-		nsx_direct_join(dirs.path[i], key, argc, argv, npassed, rank_buf, sizeof rank_buf);
+	nsx_direct_join(&dirs, key, argc, argv, npassed, rank_buf, sizeof rank_buf); /* returns only if it can't */
 	if ((s = find_keeper(&dirs, key, path, sizeof path)) < 0 &&
 	    (s = elect(argc, argv, &dirs, key, path, sizeof path)) < 0)
 		return;

@@ -59,6 +59,7 @@ const (
 	JoinedSuffix = C.NSX_JOINED_SUFFIX
 	DoneSuffix   = C.NSX_DONE_SUFFIX
 	HolderSuffix = C.NSX_HOLDER_SUFFIX
+	ShapesMax    = C.NSX_SHAPES_MAX
 )
 
 // ShapesHead is the header of a shapes file (struct nsx_shapes_head).
@@ -211,16 +212,16 @@ func ShapePlanC(file []byte, cwd string, argv, env []string, nfds int) ([]byte, 
 	ca, ce := cStrings(argv), cStrings(env)
 	defer freeStrings(ca)
 	defer freeStrings(ce)
-	capacity := 2*len(file) + 4096
-	buf := (*[1 << 30]byte)(C.malloc(C.size_t(capacity)))[:capacity:capacity]
-	defer C.free(unsafe.Pointer(&buf[0]))
-	copy(buf, file)
+	capacity := len(file) + 4096
+	in := C.CBytes(file)
+	defer C.free(in)
+	out := (*[1 << 30]byte)(C.malloc(C.size_t(capacity)))[:capacity:capacity]
+	defer C.free(unsafe.Pointer(&out[0]))
 	var head C.struct_nsx_shapes_head
-	n := C.nsx_shape_plan((*C.uchar)(&buf[0]), C.size_t(len(file)), C.size_t(capacity), cc, C.int(len(argv)), &ca[0], &ce[0], C.int(nfds), &head)
+	n := C.nsx_shape_plan((*C.uchar)(in), C.size_t(len(file)), (*C.uchar)(&out[0]), C.size_t(capacity), cc, C.int(len(argv)), &ca[0], &ce[0], C.int(nfds), &head)
 	h := ShapesHead{uint32(head.magic), uint32(head.size), uint32(head.holder), uint32(head.pad), uint64(head.gen)}
 	if n < 0 {
 		return nil, h, false
 	}
-	start := (len(file) + 7) &^ 7
-	return append([]byte(nil), buf[start:start+int(n)]...), h, true
+	return append([]byte(nil), out[:n]...), h, true
 }

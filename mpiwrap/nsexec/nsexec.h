@@ -109,6 +109,7 @@ enum {
 #define NSX_JOINED_SUFFIX ".joined"
 #define NSX_DONE_SUFFIX ".done"
 #define NSX_HOLDER_SUFFIX ".holder" /* holds gen; the holder keeps it locked (flock) while it lives */
+#define NSX_SHAPES_MAX (16 << 10)    /* a shapes file is smaller: a rank reads it into a buffer */
 struct nsx_shapes_head {
 	uint32_t magic;
 	uint32_t size;   /* the local ranks the keeper waits for */
@@ -119,8 +120,9 @@ struct nsx_shapes_head {
 const char *const *nsx_per_rank_vars(void);
 long nsx_shape_key(const char *cwd, int argc, char **argv, char **env, int nfds, char *out,
 		   size_t cap);
-long nsx_shape_plan(unsigned char *buf, size_t n, size_t cap, const char *cwd, int argc,
-		    char **argv, char **env, int nfds, struct nsx_shapes_head *head);
+long nsx_shape_plan(const unsigned char *buf, size_t n, unsigned char *out, size_t cap,
+		    const char *cwd, int argc, char **argv, char **env, int nfds,
+		    struct nsx_shapes_head *head);
 
 /* Set by the constructor for Go to read. The proxy pair: after a fork for
  * a proxied rank, the parent's end of the rank's PMI socket and its pid. */

@@ -91,7 +91,8 @@ void nsx_dirs_unlock(int *fds, int n);
 int nsx_socket_in(const char *dir, const char *key, char *out, size_t len);
 
 /* direct.c */
-void nsx_direct_join(const char *dir, const char *key, int argc, char **argv, int nfds,
+struct nsx_dirs;
+void nsx_direct_join(const struct nsx_dirs *d, const char *key, int argc, char **argv, int nfds,
 		     unsigned char *buf, size_t cap);
 
 /* fastpath.c */
