@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +108,8 @@ static int join_key(char *key, size_t len, int keep)
 		socklen_t cl = sizeof cred;
 		long fd;
 
-		if (nsx_whole(fdstr, &fd) == 0 && fd >= INT_MIN && fd <= INT_MAX &&
+		/* (int)fd as the kernel takes Go's: the low 32 bits. */
+		if (nsx_whole(fdstr, &fd) == 0 &&
 		    getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
 			nsx_sb_str(&b, "hydra:");
 			nsx_sb_int(&b, cred.pid);
