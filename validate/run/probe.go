@@ -1,7 +1,9 @@
 package run
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,31 +77,9 @@ func perJob(name string) bool {
 func envDiff(native, container map[int]map[string]string) []string {
 	byChange := map[string][]int{}
 	var order []string
-	ranks := map[int]bool{}
-	for r := range native {
-		ranks[r] = true
-	}
-	for r := range container {
-		ranks[r] = true
-	}
-	sorted := make([]int, 0, len(ranks))
-	for r := range ranks {
-		sorted = append(sorted, r)
-	}
-	slices.Sort(sorted)
+	sorted := unionKeys(native, container)
 	for _, r := range sorted {
-		names := map[string]bool{}
-		for k := range native[r] {
-			names[k] = true
-		}
-		for k := range container[r] {
-			names[k] = true
-		}
-		keys := make([]string, 0, len(names))
-		for k := range names {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := unionKeys(native[r], container[r])
 		for _, k := range keys {
 			nv, nok := native[r][k]
 			cv, cok := container[r][k]
@@ -133,6 +113,18 @@ func envDiff(native, container map[int]map[string]string) []string {
 		out = append(out, d)
 	}
 	return out
+}
+
+// unionKeys is the keys of a and b together, sorted.
+func unionKeys[K cmp.Ordered, V any](a, b map[K]V) []K {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // parsePlacement reads the probe's lines, sorted by rank.
