@@ -15,7 +15,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -57,40 +56,14 @@ const char *const *nsx_per_rank_vars(void)
 	return per_rank;
 }
 
-/* strconv.Atoi: an optional sign, then decimal digits and nothing else,
- * within 64 bits. */
-static int go_atoi(const char *s, size_t n, long long *out)
-{
-	unsigned long long v = 0, limit = (unsigned long long)LLONG_MAX;
-	size_t i = 0;
-	int neg = 0;
-
-	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
-		neg = s[0] == '-';
-		limit += (unsigned long long)neg;
-		i++;
-	}
-	if (i == n)
-		return -1;
-	for (; i < n; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (d > 9 || v > (limit - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = neg ? (long long)(0 - v) : (long long)v;
-	return 0;
-}
-
 /* pmi/launchenv's Class. */
 static const char *class_of(const char *v)
 {
-	long long n;
+	long n;
 
 	if (*v == '\0')
 		return "e";
-	if (go_atoi(v, strlen(v), &n) < 0)
+	if (nsx_whole(v, &n) < 0)
 		return "x";
 	return n < 0 ? "-" : "n";
 }
@@ -130,11 +103,8 @@ static void put(struct key_out *k, const char *p, size_t n)
 
 static void put_num(struct key_out *k, unsigned long long v)
 {
-	char buf[24], *p = buf + sizeof buf;
+	char buf[24], *p = nsx_utoa(buf + sizeof buf, v);
 
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
 	put(k, p, (size_t)(buf + sizeof buf - p));
 }
 
@@ -176,9 +146,9 @@ long nsx_shape_key(const char *cwd, int argc, char **argv, char **env, int nfds,
 }
 
 /* keeper.go's rankFrom: the last name=VALUE, as a whole number, else -1. */
-static long long rank_from(char **env, const char *name, size_t n)
+static long rank_from(char **env, const char *name, size_t n)
 {
-	long long rank = -1;
+	long rank = -1;
 
 	if (n == 0)
 		return -1;
@@ -186,7 +156,7 @@ static long long rank_from(char **env, const char *name, size_t n)
 		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
 			const char *v = *e + n + 1;
 
-			if (go_atoi(v, strlen(v), &rank) < 0)
+			if (nsx_whole(v, &rank) < 0)
 				rank = -1;
 		}
 	return rank;
@@ -239,7 +209,7 @@ long nsx_shape_plan(const unsigned char *buf, size_t n, unsigned char *out, size
 		struct key_out k = {0};
 		unsigned char *q = out;
 		char label[24], *l = label + sizeof label;
-		long long rank;
+		long rank;
 
 		if (get_str(&p, end, &key) < 0 || get_str(&p, end, &var) < 0 ||
 		    get_str(&p, end, &image) < 0 || get_str(&p, end, &reply) < 0)
@@ -253,9 +223,7 @@ long nsx_shape_plan(const unsigned char *buf, size_t n, unsigned char *out, size
 		if (rank < 0)
 			*--l = '-';
 		else
-			do
-				*--l = (char)('0' + rank % 10);
-			while ((rank /= 10) != 0);
+			l = nsx_utoa(l, (unsigned long)rank);
 		if (8 + 4 + sizeof label + 4 + 1 + 4 + (size_t)image.n + reply.n > cap)
 			return -1;
 		memcpy(q, &(uint32_t){OP_LOG}, 4);

@@ -24,8 +24,10 @@ int nsx_join_pidfd(int pidfd);
 
 /* strs.c: string building and number parsing without stdio. A builder
  * that ran out of room says so at nsx_sb_done (-1). nsx_whole reads an
- * optional sign and decimal digits, nothing else, within a long;
- * nsx_atoi is atoi(3); nsx_copy is snprintf's "%s". */
+ * optional sign and decimal digits, nothing else, within a long (so
+ * strconv.Atoi's reading on 64 bits); nsx_utoa writes v's digits to end
+ * backwards and returns where they start; nsx_atoi is atoi(3); nsx_copy
+ * is snprintf's "%s". */
 struct nsx_sb {
 	char *p, *end;
 	int bad;
@@ -33,6 +35,7 @@ struct nsx_sb {
 void nsx_sb_init(struct nsx_sb *b, char *buf, size_t len);
 void nsx_sb_mem(struct nsx_sb *b, const char *s, size_t n);
 void nsx_sb_str(struct nsx_sb *b, const char *s);
+char *nsx_utoa(char *end, unsigned long long v);
 void nsx_sb_num(struct nsx_sb *b, unsigned long long v);
 void nsx_sb_int(struct nsx_sb *b, long long v);
 int nsx_sb_done(struct nsx_sb *b);

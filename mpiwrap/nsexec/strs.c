@@ -28,13 +28,18 @@ void nsx_sb_str(struct nsx_sb *b, const char *s)
 	nsx_sb_mem(b, s, strlen(s));
 }
 
+char *nsx_utoa(char *end, unsigned long long v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return end;
+}
+
 void nsx_sb_num(struct nsx_sb *b, unsigned long long v)
 {
-	char buf[24], *p = buf + sizeof buf;
+	char buf[24], *p = nsx_utoa(buf + sizeof buf, v);
 
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
 	nsx_sb_mem(b, p, (size_t)(buf + sizeof buf - p));
 }
 
